@@ -1,0 +1,1 @@
+"""The MindDocs application: settings, errors, services, the web app and the CLI."""

@@ -1,0 +1,69 @@
+"""All configuration, read once per entry point from `MINDDOCS_*` environment variables (or `.env`)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import BaseModel, Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class StorageSettings(BaseModel):
+    max_upload_mb: int = Field(200, ge=1, description="Largest file accepted, in MB")
+
+
+class RuntimeSettings(BaseModel):
+    worker_threads: int = Field(8, ge=1, le=256, description="Threads of the in-process (embedded) worker")
+    max_graph_nodes: int = Field(500, ge=1, le=100_000)
+    node_modules: list[str] = Field(default_factory=list, description="Extra Python modules with node types")
+
+
+class BrokerSettings(BaseModel):
+    namespace: str = "minddocs"
+    heartbeat_timeout_ms: int = Field(60_000, ge=1000, description="When a silent worker counts as dead")
+    maintenance_chance: int = Field(1000, ge=0, le=1_000_000, description="Per million fetches")
+
+
+class LLMSettings(BaseModel):
+    base_url: str | None = None
+    api_key: SecretStr | None = None
+    model: str = "gpt-4o-mini"
+
+
+class ModelsSettings(BaseModel):
+    directory: Path | None = None
+
+
+class ServerSettings(BaseModel):
+    host: str = "127.0.0.1"
+    port: int = 8080
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="MINDDOCS_", env_nested_delimiter="__", env_file=".env",
+                                      extra="ignore")
+
+    data_dir: Path = Field(Path("data"), description="Database (SQLite), artifacts and models live here")
+    database_url: str | None = Field(None, description="SQLAlchemy URL; default: SQLite in the data directory")
+    redis_url: str | None = Field(None, description="Redis URL; set it to run nodes on separate workers")
+    load_samples: bool = Field(True, description="Load sample_graphs/ into the library on start")
+
+    storage: StorageSettings = StorageSettings()
+    runtime: RuntimeSettings = RuntimeSettings()
+    broker: BrokerSettings = BrokerSettings()
+    llm: LLMSettings = LLMSettings()
+    models: ModelsSettings = ModelsSettings()
+    server: ServerSettings = ServerSettings()
+
+    @property
+    def db_url(self) -> str:
+        return self.database_url or f"sqlite:///{(self.data_dir / 'minddocs.db').resolve()}"
+
+    @property
+    def artifacts_dir(self) -> Path:
+        return self.data_dir / "artifacts"
+
+    @property
+    def embedded(self) -> bool:
+        """True when nodes run in this process (no Redis configured)."""
+        return not self.redis_url

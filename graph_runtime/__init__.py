@@ -1,0 +1,1 @@
+"""Graph format, validation, planning and execution of MindDocs graphs."""

@@ -1,0 +1,1 @@
+"""Marketplace of graph templates (publishing, discovery, installing): moves graph JSON, never code."""

@@ -1,0 +1,1 @@
+"""Persistence: database engine and sessions, models, repositories, and the artifact store."""

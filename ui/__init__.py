@@ -1,0 +1,1 @@
+"""The browser UI (NiceGUI): one page per file; pages call app services only."""
