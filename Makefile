@@ -1,0 +1,49 @@
+# MindDocs — the two set-up commands: `make run` and `make test`.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+TEST_STAMP := $(VENV)/.installed-test
+PG_URL ?= postgresql://postgres@127.0.0.1:5432/test
+REDIS_HOST ?= 127.0.0.1
+PYTEST_ARGS ?=
+
+.PHONY: run test install install-test services db-upgrade bench clean
+
+$(PY):
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+
+$(STAMP): pyproject.toml | $(PY)
+	$(PY) -m pip install --quiet -e .
+	touch $@
+
+$(TEST_STAMP): pyproject.toml $(STAMP)
+	$(PY) -m pip install --quiet -e '.[test]'
+	touch $@
+
+install: $(STAMP)
+
+install-test: $(TEST_STAMP)
+
+db-upgrade: install
+	$(VENV)/bin/minddocs db upgrade
+
+## make run: install everything, migrate, and serve on http://127.0.0.1:8080 (SQLite, local files, in-process worker)
+run: install db-upgrade
+	$(VENV)/bin/minddocs serve
+
+## make services: start PostgreSQL and Redis when they do not answer (Debian packages)
+services:
+	@bash scripts/ensure-services.sh
+
+## make test: install test needs, make sure PostgreSQL and Redis are up, run the whole suite
+test: install-test services
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+bench: install
+	$(PY) bench/runtime_overhead.py
+
+clean:
+	rm -rf $(VENV) data .pytest_cache
