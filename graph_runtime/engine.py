@@ -35,7 +35,6 @@ log = logging.getLogger("minddocs.engine")
 
 #: Node outputs larger than this (as JSON) are kept in the artifact store instead of the database.
 LARGE_OUTPUT_BYTES = 256 * 1024
-RETRY_BASE_MS = 1000
 RETRY_MAX_MS = 60_000
 
 
@@ -242,7 +241,7 @@ class Engine:
 
     def _transient(self, run_id: str, node: ResolvedNode, exc: Exception, retries: int, started: float) -> str:
         if retries < node.node_type.max_retries:
-            delay = min(RETRY_BASE_MS * 2 ** retries, RETRY_MAX_MS)
+            delay = int(min(node.node_type.retry_delay_s * 1000 * 2 ** retries, RETRY_MAX_MS))
             self.runs.log(run_id, node.spec.id, "warning", f"Temporary failure ({exc}); trying again in "
                           f"{delay / 1000:g} s (retry {retries + 1} of {node.node_type.max_retries}).")
             self.runs.requeue(run_id, node.spec.id)

@@ -107,6 +107,7 @@ class NodeType(Generic[C, I, O]):
     queue: ClassVar[str] = "default"
     timeout_s: ClassVar[float] = 300.0
     max_retries: ClassVar[int] = 0  # retries for TransientNodeError
+    retry_delay_s: ClassVar[float] = 1.0  # first backoff; doubles on each retry
     #: older node-type version N -> function that turns a config of version N into N+1
     config_migrations: ClassVar[dict[int, Callable[[dict[str, Any]], dict[str, Any]]]] = {}
 
