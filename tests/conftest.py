@@ -22,7 +22,7 @@ REDIS_URL = os.environ.get("MINDDOCS_TEST_REDIS", "redis://127.0.0.1:6379/0")
 
 def make_settings(data_dir: Path, **overrides) -> Settings:
     """Settings for a test: nothing read from the environment or a .env file."""
-    return Settings(_env_file=None, data_dir=data_dir, load_samples=False, **overrides)
+    return Settings(_env_file=None, **{"data_dir": data_dir, "load_samples": False, **overrides})
 
 
 @pytest.fixture
