@@ -30,7 +30,6 @@ from .settings import Settings
 
 log = logging.getLogger("minddocs")
 
-SAMPLES_DIR = Path(__file__).resolve().parent.parent / "sample_graphs"
 _HOST = socket.gethostname()
 
 
@@ -125,7 +124,7 @@ class GraphService:
         plan = Plan(load_graph(self.version(version_id).spec))
         return {"inputs": [d.to_json() for d in plan.inputs], "outputs": sorted(plan.outputs)}
 
-    def load_samples(self, directory: Path = SAMPLES_DIR) -> int:
+    def load_samples(self, directory: Path) -> int:
         count = 0
         for path in sorted(directory.glob("*.json")):
             self.save_named(path.read_text(encoding="utf-8"), "sample")
@@ -211,7 +210,7 @@ class Services:
     def start(self) -> None:
         """Embedded mode: start the in-process worker and resume runs a dead process left behind."""
         if self.settings.load_samples:
-            self.graphs.load_samples()
+            self.graphs.load_samples(self.settings.samples_dir)
         if self.settings.embedded and not self._started:
             self.executor.start_worker(threads=self.settings.runtime.worker_threads)
             resumed = self.engine.recover(_embedded_executor_is_dead, prefix="embedded:")

@@ -46,7 +46,9 @@ class Settings(BaseSettings):
     data_dir: Path = Field(Path("data"), description="Database (SQLite), artifacts and models live here")
     database_url: str | None = Field(None, description="SQLAlchemy URL; default: SQLite in the data directory")
     redis_url: str | None = Field(None, description="Redis URL; set it to run nodes on separate workers")
-    load_samples: bool = Field(True, description="Load sample_graphs/ into the library on start")
+    load_samples: bool = Field(True, description="Load the sample graphs into the library on start")
+    samples_dir: Path = Field(Path(__file__).resolve().parent.parent / "sample_graphs",
+                              description="Folder of the sample graphs")
 
     storage: StorageSettings = StorageSettings()
     runtime: RuntimeSettings = RuntimeSettings()
