@@ -17,6 +17,7 @@ from graph_runtime.plan import Plan
 from graph_runtime.spec import GraphSpec
 from graph_runtime.validate import Issue, validate_graph
 from graph_runtime.worker import BrokerOptions, Executor, make_broker
+from nodes.files import Limits
 from nodes.ports import FileRef
 from nodes.registry import Registry, load_modules, load_plugins, registry
 from storage.artifacts import ArtifactTooLarge, ArtifactStore, LocalFiles
@@ -39,6 +40,14 @@ def load_registry(settings: Settings) -> Registry:
     load_plugins(registry)
     load_modules(settings.runtime.node_modules)
     return registry
+
+
+def node_limits(settings: Settings) -> Limits:
+    limits = settings.limits
+    return Limits(max_pages=limits.max_pages, max_image_pixels=int(limits.max_image_megapixels * 1_000_000),
+                  max_uncompressed_bytes=limits.max_uncompressed_mb * 1024 * 1024,
+                  max_compression_ratio=limits.max_compression_ratio,
+                  max_audio_seconds=limits.max_audio_minutes * 60)
 
 
 def _embedded_executor_is_dead(name: str) -> bool:
@@ -198,7 +207,8 @@ class Services:
         self.executor_name = (f"embedded:{_HOST}:{os.getpid()}:{uuid.uuid4().hex[:8]}" if settings.embedded
                               else "redis")
         self.engine = Engine(runs=run_repo, graphs=graph_repo, artifacts=self.artifacts, registry=self.registry,
-                             executor_name=self.executor_name, max_nodes=settings.runtime.max_graph_nodes)
+                             executor_name=self.executor_name, max_nodes=settings.runtime.max_graph_nodes,
+                             limits=node_limits(settings), models_dir=settings.models.directory)
         broker = make_broker(BrokerOptions(redis_url=settings.redis_url, namespace=settings.broker.namespace,
                                            heartbeat_timeout_ms=settings.broker.heartbeat_timeout_ms,
                                            maintenance_chance=settings.broker.maintenance_chance))

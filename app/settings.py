@@ -18,6 +18,16 @@ class RuntimeSettings(BaseModel):
     node_modules: list[str] = Field(default_factory=list, description="Extra Python modules with node types")
 
 
+class LimitsSettings(BaseModel):
+    """Ceilings against giant or hostile inputs (zip bombs, decompression bombs, endless documents)."""
+
+    max_pages: int = Field(2000, ge=1, description="Pages read from one document")
+    max_image_megapixels: float = Field(100, gt=0, description="Largest image opened, in megapixels")
+    max_uncompressed_mb: int = Field(500, ge=1, description="Largest unpacked size of a DOCX/ODT/EPUB/ZIP")
+    max_compression_ratio: int = Field(200, ge=2, description="Unpacked ÷ packed size beyond which a file is a bomb")
+    max_audio_minutes: float = Field(240, gt=0, description="Longest audio transcribed")
+
+
 class BrokerSettings(BaseModel):
     namespace: str = "minddocs"
     heartbeat_timeout_ms: int = Field(60_000, ge=1000, description="When a silent worker counts as dead")
@@ -51,6 +61,7 @@ class Settings(BaseSettings):
                               description="Folder of the sample graphs")
 
     storage: StorageSettings = StorageSettings()
+    limits: LimitsSettings = LimitsSettings()
     runtime: RuntimeSettings = RuntimeSettings()
     broker: BrokerSettings = BrokerSettings()
     llm: LLMSettings = LLMSettings()

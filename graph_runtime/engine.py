@@ -15,11 +15,13 @@ import uuid
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Protocol
 
 from pydantic import ValidationError
 
 from nodes.base import NodeContext, NodeError, TransientNodeError
+from nodes.files import Limits
 from nodes.graph_io import coerce_input
 from nodes.registry import Registry
 from storage.artifacts import ArtifactStore
@@ -59,7 +61,8 @@ class Loaded:
 class Engine:
     def __init__(self, *, runs: RunRepository, graphs: GraphRepository, artifacts: ArtifactStore,
                  registry: Registry, executor_name: str, max_nodes: int = 500,
-                 observers: list[Observer] | None = None):
+                 observers: list[Observer] | None = None, limits: Limits | None = None, llm: Any = None,
+                 models_dir: Path | None = None):
         self.runs = runs
         self.graphs = graphs
         self.artifacts = artifacts
@@ -68,6 +71,9 @@ class Engine:
         self.max_nodes = max_nodes
         self.observers = list(observers or [])
         self.models: dict[str, Any] = {}  # model cache shared by node runs of this process
+        self.limits = limits or Limits()
+        self.llm = llm
+        self.models_dir = models_dir
         self.dispatch: Dispatch | None = None
         self._cache: OrderedDict[str, Loaded] = OrderedDict()
         self._lock = threading.Lock()
@@ -167,7 +173,8 @@ class Engine:
         try:
             inputs = self._gather(run_id, loaded.plan, node)
             ctx = NodeContext(run_id=run_id, node_id=node_id, artifacts=self.artifacts, graph_inputs=run.inputs,
-                              models=self.models, log_sink=lambda lvl, msg: self.runs.log(run_id, node_id, lvl, msg))
+                              models=self.models, log_sink=lambda lvl, msg: self.runs.log(run_id, node_id, lvl, msg),
+                              llm=self.llm, limits=self.limits, models_dir=self.models_dir)
             outputs = self._call(node, ctx, inputs)
         except TransientNodeError as exc:
             return self._transient(run_id, node, exc, retries, started)

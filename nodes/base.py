@@ -58,6 +58,15 @@ class NodeContext:
     graph_inputs: dict[str, Any] = field(default_factory=dict)
     models: dict[str, Any] = field(default_factory=dict)  # model cache, shared per worker process
     log_sink: Callable[[str, str], None] | None = None
+    llm: Any = None  # the LLM client (nodes/llm_client.py), or None when no endpoint is configured
+    limits: Any = None  # nodes.files.Limits
+    models_dir: Path | None = None  # where local models (whisper, diffusion) are installed
+
+    def __post_init__(self) -> None:
+        if self.limits is None:
+            from .files import Limits
+
+            self.limits = Limits()
 
     def log(self, message: str, level: str = "info") -> None:
         if self.log_sink:
