@@ -9,7 +9,7 @@ PG_URL ?= postgresql://postgres@127.0.0.1:5432/test
 REDIS_HOST ?= 127.0.0.1
 PYTEST_ARGS ?=
 
-.PHONY: run test install install-test services db-upgrade bench clean
+.PHONY: run test install install-test services system-packages db-upgrade bench clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -38,8 +38,12 @@ run: install db-upgrade
 services:
 	@bash scripts/ensure-services.sh
 
+## make system-packages: Debian packages the tests use (Tesseract + languages, espeak-ng, sox)
+system-packages:
+	@bash scripts/ensure-system-packages.sh
+
 ## make test: install test needs, make sure PostgreSQL and Redis are up, run the whole suite
-test: install-test services
+test: install-test services system-packages
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 bench: install

@@ -108,8 +108,9 @@ class _Checker:
                 config = resolve_node(spec, node_type)
             except ValidationError as exc:
                 for field, msg in plain_errors(exc):
-                    where = f"Setting '{field}' of {title}" if field else f"The settings of {title}"
-                    self.add("invalid_config", f"{where} {msg}.", spec.id, field or None)
+                    where = f"Setting '{field}' of {title}" if field else f"The settings of {title} are wrong:"
+                    sentence = f"{where} {msg.rstrip('.')}."  # pydantic and jinja messages may end in "."
+                    self.add("invalid_config", sentence, spec.id, field or None)
                 config = None
             if config is None:
                 from nodes.base import ports_of
@@ -146,10 +147,11 @@ class _Checker:
         source, target = self.resolved.get(edge.source), self.resolved.get(edge.target)
         out_port = source.outputs.get(edge.source_port) if source else None
         in_port = target.inputs.get(edge.target_port) if target else None
-        if source and out_port is None:
+        # A node whose settings are invalid has unknown config-driven ports: invalid_config already says so.
+        if source and out_port is None and source.config is not None:
             self.add("unknown_port", f"{self.title(edge.source)} has no output '{edge.source_port}'; its outputs "
                      f"are: {', '.join(source.outputs) or 'none'}.", edge.source, edge.source_port)
-        if target and in_port is None:
+        if target and in_port is None and target.config is not None:
             self.add("unknown_port", f"{self.title(edge.target)} has no input '{edge.target_port}'; its inputs "
                      f"are: {', '.join(target.inputs) or 'none'}.", edge.target, edge.target_port)
         if out_port and in_port and not accepts(in_port.type, out_port.type):

@@ -70,17 +70,28 @@ class TextTemplate(NodeType[TemplateConfig, TemplateIn, TemplateOut]):
 
     def run(self, ctx: NodeContext, config: TemplateConfig, inputs: TemplateIn) -> TemplateOut:
         values: dict[str, Any] = dict(inputs.model_extra or {})
+        chunks, size = [], 0
         try:
-            text = _env.from_string(config.template).render(values)
+            # Counted while filling, so a runaway loop is stopped before it fills the memory.
+            for chunk in _env.from_string(config.template).generate(values):
+                size += len(chunk)
+                if size > MAX_OUTPUT_CHARS:
+                    raise NodeError("The filled template is longer than 5 million characters.",
+                                    code="output_too_large")
+                chunks.append(chunk)
         except SecurityError as exc:
             raise NodeError(f"The template tried something that is not allowed ({exc}).", code="template_forbidden")
         except UndefinedError as exc:
-            raise NodeError(f"The template refers to something that does not exist: {exc}.", code="template_error")
+            raise NodeError(f"The template refers to something that does not exist: {_sentence(exc)}.",
+                            code="template_error")
         except (TemplateError, TypeError, ValueError, OverflowError) as exc:
-            raise NodeError(f"The template could not be filled: {exc}.", code="template_error")
-        if len(text) > MAX_OUTPUT_CHARS:
-            raise NodeError("The filled template is longer than 5 million characters.", code="output_too_large")
+            raise NodeError(f"The template could not be filled: {_sentence(exc)}.", code="template_error")
+        text = "".join(chunks)
         return TemplateOut(text=text)
+
+
+def _sentence(exc: Exception) -> str:
+    return str(exc).rstrip(".")
 
 
 class JoinConfig(BaseModel):

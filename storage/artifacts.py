@@ -62,7 +62,7 @@ class LocalFiles:
         self.tmp.mkdir(parents=True, exist_ok=True)
 
     def local_path(self, sha256: str) -> Path:
-        if not SHA256.match(sha256):
+        if not SHA256.fullmatch(sha256):  # not match: "$" also matches before a final newline
             raise ArtifactMissing(f"'{sha256}' is not an artifact id.")
         return self.root / sha256[:2] / sha256[2:4] / sha256
 
