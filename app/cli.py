@@ -79,10 +79,20 @@ def validate(graphs: list[Path] = typer.Argument(..., help="Graph JSON files")) 
 
     from .services import load_registry
 
+    from graph_runtime.formats import GraphFormatError, load_graph
+
     registry = load_registry(Settings())
     bad = 0
     for path in graphs:
-        spec = _read_graph(path)
+        try:
+            spec = load_graph(path.read_bytes())
+        except (OSError, GraphFormatError) as exc:
+            bad += 1
+            problems = exc.problems if isinstance(exc, GraphFormatError) else [f"cannot be read ({exc.strerror})"]
+            err.print(f"[red]✗[/] {path}: not a graph MindDocs can read", highlight=False)
+            for problem in problems:
+                err.print(f"  [bold]format[/]: {problem}", highlight=False)
+            continue
         issues = validate_graph(spec, registry)
         if issues:
             bad += 1

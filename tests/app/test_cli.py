@@ -68,19 +68,22 @@ def test_validate_reads_format_1(tmp_path):
 def test_validate_refuses_a_file_that_is_not_a_graph(tmp_path):
     (tmp_path / "notes.json").write_text("Dear Ana,", encoding="utf-8")
 
-    result = minddocs(tmp_path, "validate", "notes.json")
+    result = minddocs(tmp_path, "validate", "notes.json", str(SAMPLES / "welcome_letter.json"))
 
-    assert result.returncode == 2
+    # Then the bad file is reported and the next file is still checked
+    assert result.returncode == 1
     errors = one_line(result.stderr)
-    assert "notes.json is not a graph MindDocs can read: The graph file is not valid JSON" in errors
+    assert "notes.json: not a graph MindDocs can read format: The graph file is not valid JSON" in errors
+    assert "welcome_letter.json: valid" in result.stdout
     assert "Traceback" not in result.stderr
 
 
 def test_validate_says_when_the_file_does_not_exist(tmp_path):
     result = minddocs(tmp_path, "validate", "missing.json")
 
-    assert result.returncode == 2
-    assert "There is no file missing.json." in one_line(result.stderr)
+    assert result.returncode == 1
+    assert "missing.json: not a graph MindDocs can read format: cannot be read (No such file or directory)" in one_line(
+        result.stderr)
 
 
 # --- run --------------------------------------------------------------------------------------------------
