@@ -177,7 +177,7 @@ class Engine:
                               llm=self.llm, limits=self.limits, models_dir=self.models_dir)
             outputs = self._call(node, ctx, inputs)
         except TransientNodeError as exc:
-            return self._transient(run_id, node, exc, retries, started)
+            return self._transient(run_id, loaded, node, exc, retries, started)
         except NodeError as exc:
             return self._failed(run_id, loaded, node, exc.code, exc.message, started)
         except _NodeTimeout:
@@ -246,14 +246,14 @@ class Engine:
             out[node_id] = json.loads(self.artifacts.read_bytes(artifact)) if artifact else (outputs or {})
         return out
 
-    def _transient(self, run_id: str, node: ResolvedNode, exc: Exception, retries: int, started: float) -> str:
+    def _transient(self, run_id: str, loaded: Loaded, node: ResolvedNode, exc: Exception, retries: int,
+                   started: float) -> str:
         if retries < node.node_type.max_retries:
             delay = int(min(node.node_type.retry_delay_s * 1000 * 2 ** retries, RETRY_MAX_MS))
             self.runs.log(run_id, node.spec.id, "warning", f"Temporary failure ({exc}); trying again in "
                           f"{delay / 1000:g} s (retry {retries + 1} of {node.node_type.max_retries}).")
             self.runs.requeue(run_id, node.spec.id)
             raise RetryLater(delay)
-        loaded = self.load(self.runs.get(run_id, with_nodes=False).graph_version_id)  # type: ignore[union-attr]
         return self._failed(run_id, loaded, node, "transient", f"{node_title(node.spec, node.node_type)} kept "
                             f"failing after {retries + 1} attempt(s): {exc}", started)
 

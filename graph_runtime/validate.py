@@ -9,7 +9,7 @@ from typing import Any
 import networkx as nx
 from pydantic import BaseModel, ValidationError
 
-from nodes.base import NodeType, Port
+from nodes.base import NodeType, Port, ports_of
 from nodes.ports import accepts
 from nodes.registry import Registry
 
@@ -113,8 +113,6 @@ class _Checker:
                     self.add("invalid_config", sentence, spec.id, field or None)
                 config = None
             if config is None:
-                from nodes.base import ports_of
-
                 inputs, outputs = ports_of(node_type.Inputs), ports_of(node_type.Outputs)
             else:
                 inputs, outputs = node_type.input_ports(config), node_type.output_ports(config)

@@ -10,7 +10,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from .base import NodeType
+from .base import NodeType, ports_of
 from .ports import port_type_of
 
 log = logging.getLogger(__name__)
@@ -112,8 +112,6 @@ class Registry:
 
 
 def _safe_ports(method, config, model):
-    from .base import ports_of
-
     try:
         return method(config)
     except Exception:  # config-driven ports with an incomplete default config: show the static ones
