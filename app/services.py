@@ -18,6 +18,7 @@ from graph_runtime.spec import GraphSpec
 from graph_runtime.validate import Issue, validate_graph
 from graph_runtime.worker import BrokerOptions, Executor, make_broker
 from nodes.files import Limits
+from nodes.llm_client import LLMClient
 from nodes.ports import FileRef
 from nodes.registry import Registry, load_modules, load_plugins, registry
 from storage.artifacts import ArtifactTooLarge, ArtifactStore, LocalFiles
@@ -48,6 +49,17 @@ def node_limits(settings: Settings) -> Limits:
                   max_uncompressed_bytes=limits.max_uncompressed_mb * 1024 * 1024,
                   max_compression_ratio=limits.max_compression_ratio,
                   max_audio_seconds=limits.max_audio_minutes * 60)
+
+
+def llm_client(settings: Settings) -> LLMClient | None:
+    """The language-model client, or None when no endpoint is configured (nodes then work offline)."""
+    llm = settings.llm
+    if not llm.base_url:
+        return None
+    return LLMClient(base_url=llm.base_url, model=llm.model,
+                     api_key=llm.api_key.get_secret_value() if llm.api_key else None,
+                     temperature=llm.temperature, timeout_s=llm.timeout_s, max_retries=llm.max_retries,
+                     context_tokens=llm.context_tokens)
 
 
 def _embedded_executor_is_dead(name: str) -> bool:
@@ -208,7 +220,8 @@ class Services:
                               else "redis")
         self.engine = Engine(runs=run_repo, graphs=graph_repo, artifacts=self.artifacts, registry=self.registry,
                              executor_name=self.executor_name, max_nodes=settings.runtime.max_graph_nodes,
-                             limits=node_limits(settings), models_dir=settings.models.directory)
+                             limits=node_limits(settings), models_dir=settings.models.directory,
+                             llm=llm_client(settings))
         broker = make_broker(BrokerOptions(redis_url=settings.redis_url, namespace=settings.broker.namespace,
                                            heartbeat_timeout_ms=settings.broker.heartbeat_timeout_ms,
                                            maintenance_chance=settings.broker.maintenance_chance))

@@ -35,9 +35,15 @@ class BrokerSettings(BaseModel):
 
 
 class LLMSettings(BaseModel):
-    base_url: str | None = None
-    api_key: SecretStr | None = None
+    """An OpenAI-compatible endpoint (OpenAI, Ollama, vLLM, llama.cpp server); unset: offline fallbacks."""
+
+    base_url: str | None = Field(None, description="e.g. https://api.openai.com/v1 (Ollama: …:11434/v1)")
+    api_key: SecretStr | None = Field(None, description="Sent to the endpoint only; never logged or exported")
     model: str = "gpt-4o-mini"
+    temperature: float = Field(0.2, ge=0, le=2, description="Default randomness; nodes may override it")
+    timeout_s: float = Field(120, gt=0, le=3600, description="Longest wait for one answer")
+    max_retries: int = Field(2, ge=0, le=10, description="Retries of one request (429, 5xx, lost connection)")
+    context_tokens: int = Field(8192, ge=1024, description="The model's context window; longer texts are cut")
 
 
 class ModelsSettings(BaseModel):

@@ -9,6 +9,8 @@ from __future__ import annotations
 import json
 import logging
 import threading
+from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
 import time
 import traceback
 import uuid
@@ -76,6 +78,8 @@ class Engine:
         self.models_dir = models_dir
         self.dispatch: Dispatch | None = None
         self._cache: OrderedDict[str, Loaded] = OrderedDict()
+        self._runs: OrderedDict[str, tuple[str, dict[str, Any]]] = OrderedDict()
+        self._pool = ThreadPoolExecutor(max_workers=64, thread_name_prefix="node")
         self._lock = threading.Lock()
 
     # --- loading --------------------------------------------------------------------------------
@@ -163,16 +167,16 @@ class Engine:
         """Run one node of one run and hand off to its children. Returns the node's new state."""
         claim = self.runs.claim(run_id, node_id)
         if claim != "claimed":
-            self._maybe_finish(run_id)
+            self._finish_run(run_id)
             return claim
-        run = self.runs.get(run_id, with_nodes=False)
-        loaded = self.load(run.graph_version_id)  # type: ignore[union-attr]
+        version_id, graph_inputs = self._run_info(run_id)
+        loaded = self.load(version_id)
         node = loaded.nodes[node_id]
         self._notify("before_node", run_id, node_id, node.spec.type)
         started = time.perf_counter()
         try:
             inputs = self._gather(run_id, loaded.plan, node)
-            ctx = NodeContext(run_id=run_id, node_id=node_id, artifacts=self.artifacts, graph_inputs=run.inputs,
+            ctx = NodeContext(run_id=run_id, node_id=node_id, artifacts=self.artifacts, graph_inputs=graph_inputs,
                               models=self.models, log_sink=lambda lvl, msg: self.runs.log(run_id, node_id, lvl, msg),
                               llm=self.llm, limits=self.limits, models_dir=self.models_dir)
             outputs = self._call(node, ctx, inputs)
@@ -190,13 +194,30 @@ class Engine:
             return self._failed(run_id, loaded, node, "unexpected", f"{node_title(node.spec, node.node_type)} "
                                 f"failed unexpectedly (ref {ref}).", started)
         duration = (time.perf_counter() - started) * 1000
-        self._store(run_id, node_id, outputs, duration)
+        stored, artifact = self._storable(node_id, outputs)
+        children = {child: loaded.plan.parents(child) for child in loaded.plan.children(node_id)}
+        ready, remaining = self.runs.complete(run_id, node_id, outputs=stored, outputs_artifact=artifact,
+                                              duration_ms=duration, children=children)
         self._notify("after_node", run_id, node_id, node.spec.type, "succeeded", duration)
-        for child in loaded.plan.children(node_id):
-            if self.runs.queue_if_ready(run_id, child, loaded.plan.parents(child)):
-                self._send(run_id, loaded.nodes[child])
-        self._maybe_finish(run_id, loaded)
+        for child in ready:
+            self._send(run_id, loaded.nodes[child])
+        if not remaining:
+            self._finish_run(run_id, loaded)
         return "succeeded"
+
+    def _run_info(self, run_id: str) -> tuple[str, dict[str, Any]]:
+        """Graph version and inputs of a run; both are immutable, so they are cached per process."""
+        with self._lock:
+            if run_id in self._runs:
+                return self._runs[run_id]
+        info = self.runs.run_info(run_id)
+        if info is None:
+            raise LookupError(f"Run {run_id} does not exist.")
+        with self._lock:
+            self._runs[run_id] = info
+            while len(self._runs) > 4096:
+                self._runs.popitem(last=False)
+        return info
 
     def _gather(self, run_id: str, plan: Plan, node: ResolvedNode) -> Any:
         bindings = plan.bindings[node.spec.id]
@@ -212,31 +233,26 @@ class Engine:
                             code="bad_input") from None
 
     def _call(self, node: ResolvedNode, ctx: NodeContext, inputs: Any) -> dict[str, Any]:
-        """Run the node in its own thread so that its time limit holds whatever it does."""
-        box: dict[str, Any] = {}
+        """Run the node; in a pool thread under its time limit, or right here for `inline` node types."""
+        def work() -> dict[str, Any]:
+            return node.node_type().run(ctx, node.config, inputs).model_dump(mode="json")
 
-        def target() -> None:
-            try:
-                box["out"] = node.node_type().run(ctx, node.config, inputs).model_dump(mode="json")
-            except BaseException as exc:  # handed to the caller's thread
-                box["exc"] = exc
+        if node.node_type.inline:
+            return work()
+        future = self._pool.submit(work)
+        try:
+            return future.result(timeout=self._timeout(node))
+        except FutureTimeout:
+            future.cancel()
+            raise _NodeTimeout() from None  # a thread cannot be killed: it runs on, its result is ignored
 
-        thread = threading.Thread(target=target, name=f"node-{ctx.node_id}", daemon=True)
-        thread.start()
-        thread.join(self._timeout(node))
-        if thread.is_alive():
-            raise _NodeTimeout()  # the thread is abandoned; its result will be ignored
-        if "exc" in box:
-            raise box["exc"]
-        return box["out"]
-
-    def _store(self, run_id: str, node_id: str, outputs: dict[str, Any], duration_ms: float) -> None:
+    def _storable(self, node_id: str, outputs: dict[str, Any]) -> tuple[dict[str, Any] | None, str | None]:
+        """Outputs as stored: JSON in the database, or in the artifact store when large."""
         data = json.dumps(outputs, separators=(",", ":")).encode()
-        if len(data) > LARGE_OUTPUT_BYTES:
-            ref = self.artifacts.put_bytes(data, name=f"{node_id}-outputs.json", media_type="application/json")
-            self.runs.succeed(run_id, node_id, outputs=None, outputs_artifact=ref.artifact, duration_ms=duration_ms)
-        else:
-            self.runs.succeed(run_id, node_id, outputs=outputs, outputs_artifact=None, duration_ms=duration_ms)
+        if len(data) <= LARGE_OUTPUT_BYTES:
+            return outputs, None
+        ref = self.artifacts.put_bytes(data, name=f"{node_id}-outputs.json", media_type="application/json")
+        return None, ref.artifact
 
     def _outputs(self, run_id: str, node_ids: set[str]) -> dict[str, dict[str, Any]]:
         if not node_ids:
@@ -260,32 +276,26 @@ class Engine:
     def _failed(self, run_id: str, loaded: Loaded, node: ResolvedNode, code: str, message: str,
                 started: float) -> str:
         duration = (time.perf_counter() - started) * 1000
-        self.runs.fail(run_id, node.spec.id, code=code, message=message, duration_ms=duration)
         self.runs.log(run_id, node.spec.id, "error", message)
+        remaining = self.runs.fail(run_id, node.spec.id, code=code, message=message, duration_ms=duration,
+                                   descendants=loaded.plan.descendants(node.spec.id),
+                                   skip_message=f"Not run because {node_title(node.spec, node.node_type)} failed.")
         self._notify("after_node", run_id, node.spec.id, node.spec.type, "failed", duration)
-        title = node_title(node.spec, node.node_type)
-        self.runs.skip(run_id, loaded.plan.descendants(node.spec.id), code="upstream_failed",
-                       message=f"Not run because {title} failed.")
-        self._maybe_finish(run_id, loaded)
+        if not remaining:
+            self._finish_run(run_id, loaded)
         return "failed"
 
     def fail_stuck(self, run_id: str, node_id: str, code: str, message: str) -> None:
         """For the worker: a node whose message died outside the node's own code (e.g. a hard time limit)."""
-        run = self.runs.get(run_id, with_nodes=False)
-        if run is None:
-            return
-        loaded = self.load(run.graph_version_id)
+        loaded = self.load(self._run_info(run_id)[0])
         self._failed(run_id, loaded, loaded.nodes[node_id], code, message, time.perf_counter())
 
-    def _maybe_finish(self, run_id: str, loaded: Loaded | None = None) -> None:
+    def _finish_run(self, run_id: str, loaded: Loaded | None = None) -> None:
+        """Close the run when no node is left to run: keep the graph outputs, set the final state."""
         states = self.runs.node_states(run_id)
-        if any(state in ("pending", "queued", "running") for state in states.values()):
+        if not states or any(state in ("pending", "queued", "running") for state in states.values()):
             return
-        if loaded is None:
-            run = self.runs.get(run_id, with_nodes=False)
-            if run is None:
-                return
-            loaded = self.load(run.graph_version_id)
+        loaded = loaded or self.load(self._run_info(run_id)[0])
         sources = {name: b for name, b in loaded.plan.outputs.items() if b and states.get(b[0]) == "succeeded"}
         values = self._outputs(run_id, {source for source, _ in sources.values()})
         self.runs.set_outputs(run_id, {name: values[s].get(port) for name, (s, port) in sources.items()})

@@ -117,6 +117,9 @@ class NodeType(Generic[C, I, O]):
     timeout_s: ClassVar[float] = 300.0
     max_retries: ClassVar[int] = 0  # retries for TransientNodeError
     retry_delay_s: ClassVar[float] = 1.0  # first backoff; doubles on each retry
+    #: Run in the worker thread itself, without a time-limit thread: only for node types whose work is
+    #: small and bounded by construction (no loops over user data, no I/O).
+    inline: ClassVar[bool] = False
     #: older node-type version N -> function that turns a config of version N into N+1
     config_migrations: ClassVar[dict[int, Callable[[dict[str, Any]], dict[str, Any]]]] = {}
 

@@ -7,11 +7,16 @@ zip bomb or a decompression bomb gets the same clear error everywhere.
 from __future__ import annotations
 
 import re
+import threading
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
 from .base import NodeInputError
+
+#: PyMuPDF must not run in two threads at once, and workers run nodes in threads: hold this around
+#: PyMuPDF work (re-entrant, so helpers that call each other may each take it).
+PYMUPDF_LOCK = threading.RLock()
 
 
 @dataclass(frozen=True)
@@ -131,4 +136,74 @@ def check_zip(path: Path, port: str, limits: Limits) -> None:
 def check_image_pixels(width: int, height: int, port: str, limits: Limits) -> None:
     if width * height > limits.max_image_pixels:
         raise NodeInputError(port, f"The image is {width}×{height} pixels, more than the limit of "
-                             f"{limits.max_image_pixels / 1e6:.0f} megapixels; resize it first.")
+                             f"{limits.max_image_pixels / 1e6:g} megapixels; resize it first.")
+
+
+_NAME_UNSAFE = re.compile(r'[\x00-\x1f\x7f<>:"/\\|?*]+')
+_WINDOWS_RESERVED = re.compile(r"^(con|prn|aux|nul|com[0-9]|lpt[0-9])(\..*)?$", re.IGNORECASE)
+
+
+def safe_file_name(name: str, extension: str = "", fallback: str = "document") -> str:
+    """A file name that is safe on every system, ending in `.extension` when one is given.
+
+    Slashes, control and reserved characters become '-' (a value such as 'ACME/Sons' stays readable
+    and cannot name a folder); leading dots and dashes go, so the result is never hidden or a path.
+    """
+    suffix = f".{extension.lower()}" if extension else ""
+    name = " ".join(_NAME_UNSAFE.sub("-", str(name)).split()).lstrip(".- ").rstrip(". ")
+    if suffix and name.lower().endswith(suffix):
+        name = name[: -len(suffix)].rstrip(". ")
+    name = name or fallback
+    if _WINDOWS_RESERVED.match(name):
+        name = f"_{name}"
+    return name[: 255 - len(suffix)].rstrip(". ") + suffix
+
+
+IMAGE_KINDS = frozenset({"png", "jpeg", "webp", "tiff", "gif", "bmp"})
+
+
+def open_image(path: Path, port: str, limits: Limits, what: str = "this node", *, colour: bool = False):
+    """Open and decode a raster image, or raise a NodeInputError a person can act on.
+
+    Refuses other kinds of files by content, images over `limits.max_image_pixels` (checked on the header,
+    before a pixel is decoded: a decompression bomb never reaches memory), and damaged or cut-short files.
+    Multi-frame files (TIFF pages, GIF animations) give their first frame. With `colour`, the pixels come
+    back as 8-bit RGB, or RGBA when the image has transparency; `info` (EXIF, ICC profile) is kept.
+    """
+    from PIL import Image, UnidentifiedImageError
+
+    expect_kind(path, port, set(IMAGE_KINDS), what)
+    # Pillow's own bomb guard as a second line behind check_image_pixels; process-wide, but every node in
+    # one worker runs under the same limits.
+    Image.MAX_IMAGE_PIXELS = limits.max_image_pixels
+    try:
+        image = Image.open(path)
+        check_image_pixels(*image.size, port, limits)
+        image.load()
+    except NodeInputError:
+        raise
+    except Image.DecompressionBombError:
+        raise NodeInputError(port, "The image claims more than twice the limit of "
+                             f"{limits.max_image_pixels / 1e6:g} megapixels; that looks like a decompression "
+                             "bomb, so it was not opened.") from None
+    except UnidentifiedImageError:
+        raise NodeInputError(port, "The image is damaged: its content cannot be read as a picture. "
+                             "Export or upload it again.") from None
+    except (OSError, SyntaxError, ValueError, EOFError) as exc:
+        raise NodeInputError(port, f"The image is damaged or cut short ({exc}); export or upload it "
+                             "again.") from None
+    if getattr(image, "n_frames", 1) > 1:
+        first, image = image, image.copy()  # the first frame, detached from the file left open for the others
+        first.close()
+    if colour and image.mode not in ("RGB", "RGBA"):
+        info = image.info
+        if image.mode.startswith("I"):  # 16/32-bit greys: scale down to 8 bits instead of clipping to white
+            import numpy as np
+
+            grey = np.asarray(image).astype(np.int64)
+            image = Image.fromarray(np.clip(grey >> 8 if grey.max() > 255 else grey, 0, 255).astype(np.uint8))
+        has_alpha = "A" in image.getbands() or "transparency" in image.info or image.mode == "PA"
+        image = image.convert("RGBA" if has_alpha else "RGB")
+        image.info = info
+    return image
+

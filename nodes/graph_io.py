@@ -42,6 +42,7 @@ class GraphInput(NodeType[InputConfig, NoPorts, InputOut]):
     """A value or file given when the graph is run."""
 
     type_id = "io.input"
+    inline = True
     display_name = "Input"
     category = "input/output"
     timeout_s = 30
@@ -74,6 +75,7 @@ class GraphOutput(NodeType[OutputConfig, OutputIn, NoPorts]):
     """A result of the graph, handed back to whoever ran it."""
 
     type_id = "io.output"
+    inline = True
     display_name = "Output"
     category = "input/output"
     timeout_s = 30

@@ -48,6 +48,7 @@ class JsonGet(NodeType[GetConfig, GetIn, GetOut]):
     """Pick one field out of JSON data by its path, like client.name or items[0].price."""
 
     type_id = "json.get"
+    inline = True
     display_name = "Get field"
     category = "data"
 

@@ -2,19 +2,24 @@
 
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import Any
 
-from jinja2 import StrictUndefined, TemplateError, meta
-from jinja2.exceptions import SecurityError, UndefinedError
-from jinja2.sandbox import ImmutableSandboxedEnvironment
+from jinja2 import Template, TemplateError, meta
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from .base import NodeContext, NodeError, NodeType, Port
+from .base import NodeContext, NodeType, Port
 from .ports import ANY, TEXT, Text
 from .registry import register
+from .templating import TEMPLATE_ERRORS, check_variable_names, sandbox, template_failure
 
-MAX_OUTPUT_CHARS = 5_000_000
-_env = ImmutableSandboxedEnvironment(undefined=StrictUndefined, autoescape=False, keep_trailing_newline=True)
+_env = sandbox(autoescape=False)
+
+
+@lru_cache(maxsize=512)
+def _compiled(source: str) -> Template:
+    """Compiling costs far more than filling; graphs run the same templates again and again."""
+    return _env.from_string(source)
 
 
 class TemplateConfig(BaseModel):
@@ -29,23 +34,23 @@ class TemplateConfig(BaseModel):
     @field_validator("variables")
     @classmethod
     def _names(cls, names: list[str]) -> list[str]:
-        for name in names:
-            if not name.isidentifier() or not name.islower() or name.startswith("_"):
-                raise ValueError(f"'{name}' is not a usable name; use lower-case letters, digits and _")
-        if len(set(names)) != len(names):
-            raise ValueError("each variable name may appear only once")
-        return names
+        return check_variable_names(names, reserved=set())
 
     @model_validator(mode="after")
     def _compiles(self) -> TemplateConfig:
         try:
-            used = meta.find_undeclared_variables(_env.parse(self.template))
+            used = meta_variables(self.template)
         except TemplateError as exc:
-            raise ValueError(f"the template has a mistake on line {getattr(exc, 'lineno', '?')}: {exc}") from None
-        unknown = sorted(used - set(self.variables) - set(_env.globals))
+            raise ValueError(f"the template has a mistake on line {getattr(exc, 'lineno', '?')}: "
+                             f"{str(exc).rstrip('.')}") from None
+        unknown = sorted(used - set(self.variables))
         if unknown:
             raise ValueError(f"the template uses {', '.join(unknown)} but no such variable is declared; add it")
         return self
+
+
+def meta_variables(source: str) -> set[str]:
+    return meta.find_undeclared_variables(_env.parse(source)) - set(_env.globals)
 
 
 class TemplateIn(BaseModel):
@@ -69,29 +74,11 @@ class TextTemplate(NodeType[TemplateConfig, TemplateIn, TemplateOut]):
         return [Port(name, ANY, True, f"Value for {{{{ {name} }}}}") for name in config.variables]
 
     def run(self, ctx: NodeContext, config: TemplateConfig, inputs: TemplateIn) -> TemplateOut:
-        values: dict[str, Any] = dict(inputs.model_extra or {})
-        chunks, size = [], 0
         try:
-            # Counted while filling, so a runaway loop is stopped before it fills the memory.
-            for chunk in _env.from_string(config.template).generate(values):
-                size += len(chunk)
-                if size > MAX_OUTPUT_CHARS:
-                    raise NodeError("The filled template is longer than 5 million characters.",
-                                    code="output_too_large")
-                chunks.append(chunk)
-        except SecurityError as exc:
-            raise NodeError(f"The template tried something that is not allowed ({exc}).", code="template_forbidden")
-        except UndefinedError as exc:
-            raise NodeError(f"The template refers to something that does not exist: {_sentence(exc)}.",
-                            code="template_error")
-        except (TemplateError, TypeError, ValueError, OverflowError) as exc:
-            raise NodeError(f"The template could not be filled: {_sentence(exc)}.", code="template_error")
-        text = "".join(chunks)
-        return TemplateOut(text=text)
-
-
-def _sentence(exc: Exception) -> str:
-    return str(exc).rstrip(".")
+            # The sandbox counts the output while filling and bounds `*` and `**` (nodes/templating.py).
+            return TemplateOut(text=_compiled(config.template).render(dict(inputs.model_extra or {})))
+        except TEMPLATE_ERRORS as exc:
+            raise template_failure(exc) from None
 
 
 class JoinConfig(BaseModel):
@@ -113,6 +100,7 @@ class TextJoin(NodeType[JoinConfig, JoinIn, JoinOut]):
     """Join several texts into one, in order, with a separator."""
 
     type_id = "text.join"
+    inline = True
     display_name = "Join texts"
     category = "text"
 

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import bindparam, func, select, update
 
 from .db import Database
 from .models import NodeRun, Run, RunLog, utcnow
@@ -117,9 +117,8 @@ class RunRepository:
 
     def outputs_of(self, run_id: str, node_ids: Iterable[str]) -> dict[str, tuple[dict | None, str | None]]:
         """node id -> (outputs JSON, or the artifact holding outputs too large for the database)."""
-        with self.db.read() as s:
-            rows = s.execute(select(NodeRun.node_id, NodeRun.outputs, NodeRun.outputs_artifact)
-                             .where(NodeRun.run_id == run_id, NodeRun.node_id.in_(list(node_ids))))
+        with self.db.read_engine.connect() as connection:
+            rows = connection.execute(_OUTPUTS, {"run": run_id, "nodes": list(node_ids)})
             return {node_id: (outputs, artifact) for node_id, outputs, artifact in rows}
 
     def logs(self, run_id: str) -> list[dict[str, Any]]:
@@ -134,37 +133,56 @@ class RunRepository:
 
         A node already 'running' is claimed again: that is a message redelivered after its worker died.
         """
-        with self.db.session() as s:
+        with self.db.begin() as connection:
+            if connection.execute(_CLAIM, {"run": run_id, "node": node_id, "now": utcnow()}).rowcount:
+                return "claimed"
+        with self.db.session() as s:  # the rare path: find out why, and tidy up
             run_state = s.scalar(select(Run.state).where(Run.id == run_id))
             if run_state != "running":
                 s.execute(update(NodeRun).where(NodeRun.run_id == run_id, NodeRun.node_id == node_id,
                                                 NodeRun.state.in_(("pending", "queued", "running")))
                           .values(state="cancelled", finished_at=utcnow()))
                 return "cancelled" if run_state == "cancelled" else "stale"
-            claimed = s.execute(
-                update(NodeRun)
-                .where(NodeRun.run_id == run_id, NodeRun.node_id == node_id,
-                       NodeRun.state.in_(("queued", "running")))
-                .values(state="running", started_at=utcnow(), attempts=NodeRun.attempts + 1)
-            ).rowcount
-            return "claimed" if claimed else "stale"
+            return "stale"
 
-    def succeed(self, run_id: str, node_id: str, *, outputs: dict | None, outputs_artifact: str | None,
-                duration_ms: float) -> bool:
-        return self._finish(run_id, node_id, "succeeded", outputs=outputs, outputs_artifact=outputs_artifact,
-                            duration_ms=duration_ms)
+    def complete(self, run_id: str, node_id: str, *, outputs: dict | None, outputs_artifact: str | None,
+                 duration_ms: float, children: dict[str, set[str]]) -> tuple[list[str], int]:
+        """Store a node's success and queue each child whose parents have all succeeded, in one transaction.
 
-    def fail(self, run_id: str, node_id: str, *, code: str, message: str, duration_ms: float | None) -> bool:
-        return self._finish(run_id, node_id, "failed", error_code=code, error_message=message,
-                            duration_ms=duration_ms)
+        Returns the children this caller must dispatch, and how many nodes of the run are still to run.
+        The run row is locked first (SQLite's BEGIN IMMEDIATE already serialises writers), so two parents
+        finishing at once cannot both miss — or both take — the hand-off of their common child.
+        """
+        now = utcnow()
+        with self.db.begin() as connection:
+            self._lock_run(connection, run_id)
+            done = connection.execute(_SUCCEED, {"run": run_id, "node": node_id, "now": now, "outputs": outputs,
+                                                 "artifact": outputs_artifact, "duration": duration_ms}).rowcount
+            ready = []
+            if done:
+                for child, parents in children.items():
+                    if connection.execute(_QUEUE_IF_READY, {"run": run_id, "child": child, "now": now,
+                                                            "parents": sorted(parents),
+                                                            "n_parents": len(parents)}).rowcount:
+                        ready.append(child)
+            return ready, connection.execute(_REMAINING, {"run": run_id}).scalar_one()
 
-    def _finish(self, run_id: str, node_id: str, state: str, **values: Any) -> bool:
-        with self.db.session() as s:
-            return bool(s.execute(
-                update(NodeRun).where(NodeRun.run_id == run_id, NodeRun.node_id == node_id,
-                                      NodeRun.state == "running")
-                .values(state=state, finished_at=utcnow(), **values)
-            ).rowcount)
+    def fail(self, run_id: str, node_id: str, *, code: str, message: str, duration_ms: float | None,
+             descendants: set[str], skip_message: str) -> int:
+        """Store a node's failure and skip everything downstream of it; returns the nodes still to run."""
+        now = utcnow()
+        with self.db.begin() as connection:
+            self._lock_run(connection, run_id)
+            connection.execute(_FAIL, {"run": run_id, "node": node_id, "now": now, "code": code,
+                                       "message": message, "duration": duration_ms})
+            if descendants:
+                connection.execute(_SKIP, {"run": run_id, "nodes": sorted(descendants), "now": now,
+                                           "code": "upstream_failed", "message": skip_message})
+            return connection.execute(_REMAINING, {"run": run_id}).scalar_one()
+
+    def _lock_run(self, connection, run_id: str) -> None:
+        if not self.db.is_sqlite:
+            connection.execute(_LOCK_RUN, {"run": run_id})
 
     def requeue(self, run_id: str, node_id: str) -> None:
         """Back to 'queued' while a retry waits for its backoff."""
@@ -172,27 +190,11 @@ class RunRepository:
             s.execute(update(NodeRun).where(NodeRun.run_id == run_id, NodeRun.node_id == node_id,
                                             NodeRun.state == "running").values(state="queued", queued_at=utcnow()))
 
-    def skip(self, run_id: str, node_ids: Iterable[str], *, code: str, message: str) -> None:
-        with self.db.session() as s:
-            s.execute(update(NodeRun).where(NodeRun.run_id == run_id, NodeRun.node_id.in_(list(node_ids)),
-                                            NodeRun.state == "pending")
-                      .values(state="skipped", error_code=code, error_message=message, finished_at=utcnow()))
-
-    def queue_if_ready(self, run_id: str, node_id: str, parents: set[str]) -> bool:
-        """Move a pending node to 'queued' once every parent succeeded. True for exactly one caller.
-
-        Callers commit their own node's success before calling, so the last parent to finish always
-        sees all parents done; the conditional UPDATE makes sure only one caller dispatches.
-        """
-        with self.db.session() as s:
-            done = s.scalar(select(func.count()).where(NodeRun.run_id == run_id, NodeRun.node_id.in_(parents),
-                                                       NodeRun.state == "succeeded"))
-            if done != len(parents):
-                return False
-            return bool(s.execute(
-                update(NodeRun).where(NodeRun.run_id == run_id, NodeRun.node_id == node_id,
-                                      NodeRun.state == "pending").values(state="queued", queued_at=utcnow())
-            ).rowcount)
+    def run_info(self, run_id: str) -> tuple[str, dict[str, Any]] | None:
+        """(graph version id, input values) of a run: both never change after the run is created."""
+        with self.db.read() as s:
+            row = s.execute(select(Run.graph_version_id, Run.inputs).where(Run.id == run_id)).first()
+            return (row[0], row[1]) if row else None
 
     def finish_run_if_done(self, run_id: str) -> str | None:
         """Close the run once no node is left to run; returns its final state for the one caller that closed it."""
@@ -245,3 +247,51 @@ class RunRepository:
             rows = s.execute(select(NodeRun.node_id, NodeRun.queue).where(
                 NodeRun.run_id == run_id, NodeRun.state.in_(("queued", "running"))))
             return [tuple(r) for r in rows]  # type: ignore[misc]
+
+
+# --- the runtime's hot path as prebuilt Core statements (compiled once, cached by SQLAlchemy) ------------
+_nodes = NodeRun.__table__
+_runs = Run.__table__
+_parent = _nodes.alias("parent")
+_THIS_NODE = (_nodes.c.run_id == bindparam("run"), _nodes.c.node_id == bindparam("node"))
+_ACTIVE = ("pending", "queued", "running")
+
+_CLAIM = (
+    update(_nodes)
+    .where(*_THIS_NODE, _nodes.c.state.in_(("queued", "running")),
+           select(_runs.c.id).where(_runs.c.id == bindparam("run"), _runs.c.state == "running").exists())
+    .values(state="running", started_at=bindparam("now"), attempts=_nodes.c.attempts + 1)
+)
+_LOCK_RUN = select(_runs.c.id).where(_runs.c.id == bindparam("run")).with_for_update()
+_SUCCEED = (
+    update(_nodes)
+    .where(*_THIS_NODE, _nodes.c.state == "running")
+    .values(state="succeeded", finished_at=bindparam("now"), duration_ms=bindparam("duration"),
+            outputs=bindparam("outputs", type_=_nodes.c.outputs.type),
+            outputs_artifact=bindparam("artifact"))
+)
+_FAIL = (
+    update(_nodes)
+    .where(*_THIS_NODE, _nodes.c.state == "running")
+    .values(state="failed", finished_at=bindparam("now"), duration_ms=bindparam("duration"),
+            error_code=bindparam("code"), error_message=bindparam("message"))
+)
+_SKIP = (
+    update(_nodes)
+    .where(_nodes.c.run_id == bindparam("run"), _nodes.c.node_id.in_(bindparam("nodes", expanding=True)),
+           _nodes.c.state == "pending")
+    .values(state="skipped", finished_at=bindparam("now"), error_code=bindparam("code"),
+            error_message=bindparam("message"))
+)
+_QUEUE_IF_READY = (
+    update(_nodes)
+    .where(_nodes.c.run_id == bindparam("run"), _nodes.c.node_id == bindparam("child"), _nodes.c.state == "pending",
+           select(func.count()).select_from(_parent)
+           .where(_parent.c.run_id == bindparam("run"), _parent.c.node_id.in_(bindparam("parents", expanding=True)),
+                  _parent.c.state == "succeeded").scalar_subquery() == bindparam("n_parents"))
+    .values(state="queued", queued_at=bindparam("now"))
+)
+_OUTPUTS = select(_nodes.c.node_id, _nodes.c.outputs, _nodes.c.outputs_artifact).where(
+    _nodes.c.run_id == bindparam("run"), _nodes.c.node_id.in_(bindparam("nodes", expanding=True)))
+_REMAINING = select(func.count()).select_from(_nodes).where(_nodes.c.run_id == bindparam("run"),
+                                                            _nodes.c.state.in_(_ACTIVE))

@@ -96,9 +96,16 @@ def test_a_huge_range_is_a_template_error_with_one_full_stop(ctx):
 
 def test_output_longer_than_five_million_characters_is_refused(ctx):
     with pytest.raises(NodeError) as caught:
-        fill(ctx, "{{ 'x' * 5000001 }}")
+        fill(ctx, "{% for i in range(60000) %}{{ 'x' * 100 }}{% endfor %}")
 
     assert caught.value.code == "output_too_large"
+
+
+def test_one_huge_repetition_is_refused_before_it_is_built(ctx):
+    with pytest.raises(NodeError) as caught:
+        fill(ctx, "{{ 'x' * 10**10 }}")
+
+    assert caught.value.code == "template_forbidden"
     assert fill(ctx, "{{ 'x' * 5000000 }}") == "x" * 5_000_000
 
 
