@@ -106,7 +106,6 @@ def test_one_huge_repetition_is_refused_before_it_is_built(ctx):
         fill(ctx, "{{ 'x' * 10**10 }}")
 
     assert caught.value.code == "template_forbidden"
-    assert fill(ctx, "{{ 'x' * 5000000 }}") == "x" * 5_000_000
 
 
 def test_a_runaway_loop_is_stopped_before_it_fills_the_memory(ctx):
