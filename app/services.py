@@ -220,7 +220,7 @@ class Services:
                               else "redis")
         self.engine = Engine(runs=run_repo, graphs=graph_repo, artifacts=self.artifacts, registry=self.registry,
                              executor_name=self.executor_name, max_nodes=settings.runtime.max_graph_nodes,
-                             limits=node_limits(settings), models_dir=settings.models.directory,
+                             limits=node_limits(settings), models_dir=settings.models_dir,
                              llm=llm_client(settings))
         broker = make_broker(BrokerOptions(redis_url=settings.redis_url, namespace=settings.broker.namespace,
                                            heartbeat_timeout_ms=settings.broker.heartbeat_timeout_ms,

@@ -79,6 +79,11 @@ class Settings(BaseSettings):
         return self.database_url or f"sqlite:///{(self.data_dir / 'minddocs.db').resolve()}"
 
     @property
+    def models_dir(self) -> Path:
+        """Where local models (transcription, diffusion) are installed and registered."""
+        return self.models.directory or self.data_dir / "models"
+
+    @property
     def artifacts_dir(self) -> Path:
         return self.data_dir / "artifacts"
 

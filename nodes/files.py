@@ -6,7 +6,9 @@ zip bomb or a decompression bomb gets the same clear error everywhere.
 
 from __future__ import annotations
 
+import contextlib
 import re
+import struct
 import threading
 import zipfile
 from dataclasses import dataclass
@@ -160,15 +162,19 @@ def safe_file_name(name: str, extension: str = "", fallback: str = "document") -
 
 
 IMAGE_KINDS = frozenset({"png", "jpeg", "webp", "tiff", "gif", "bmp"})
+#: What Pillow raises on a damaged EXIF block.
+EXIF_ERRORS = (SyntaxError, ValueError, TypeError, KeyError, IndexError, OSError, struct.error)
 
 
-def open_image(path: Path, port: str, limits: Limits, what: str = "this node", *, colour: bool = False):
+def open_image(path: Path, port: str, limits: Limits, what: str = "this node", *, colour: bool = False,
+               upright: bool = False):
     """Open and decode a raster image, or raise a NodeInputError a person can act on.
 
     Refuses other kinds of files by content, images over `limits.max_image_pixels` (checked on the header,
     before a pixel is decoded: a decompression bomb never reaches memory), and damaged or cut-short files.
     Multi-frame files (TIFF pages, GIF animations) give their first frame. With `colour`, the pixels come
-    back as 8-bit RGB, or RGBA when the image has transparency; `info` (EXIF, ICC profile) is kept.
+    back as 8-bit RGB, or RGBA when the image has transparency; `info` (EXIF, ICC profile) is kept. With
+    `upright`, the EXIF orientation is applied (and reset to 1); an unreadable EXIF block is ignored.
     """
     from PIL import Image, UnidentifiedImageError
 
@@ -205,5 +211,10 @@ def open_image(path: Path, port: str, limits: Limits, what: str = "this node", *
         has_alpha = "A" in image.getbands() or "transparency" in image.info or image.mode == "PA"
         image = image.convert("RGBA" if has_alpha else "RGB")
         image.info = info
+    if upright:
+        from PIL import ImageOps
+
+        with contextlib.suppress(*EXIF_ERRORS):  # a damaged EXIF block must not cost the picture
+            image = ImageOps.exif_transpose(image)
     return image
 
