@@ -23,7 +23,13 @@ $(TEST_STAMP): pyproject.toml $(STAMP)
 	$(PY) -m pip install --quiet -e '.[test,media]'
 	touch $@
 
-install: $(STAMP)
+NPM_STAMP := node_modules/.installed
+
+$(NPM_STAMP): package.json package-lock.json
+	npm ci --ignore-scripts --no-audit --no-fund
+	touch $@
+
+install: $(STAMP) $(NPM_STAMP)
 
 install-test: $(TEST_STAMP)
 
@@ -43,7 +49,7 @@ system-packages:
 	@bash scripts/ensure-system-packages.sh
 
 ## make test: install test needs, make sure PostgreSQL and Redis are up, run the whole suite
-test: install-test services system-packages
+test: install-test $(NPM_STAMP) services system-packages
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 bench: install

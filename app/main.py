@@ -6,7 +6,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, RedirectResponse
+from fastapi.responses import JSONResponse
 
 from . import api
 from .errors import AppError
@@ -41,8 +41,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
         return JSONResponse({"code": "invalid_request", "message": "The request is not what this endpoint expects.",
                              "details": details}, status_code=422)
 
-    @app.get("/", include_in_schema=False)
-    def home() -> RedirectResponse:
-        return RedirectResponse("/docs")
+    from ui.setup import mount  # the browser UI at /, after the API routes so /api and /docs win
 
+    mount(app, services, settings)
     return app

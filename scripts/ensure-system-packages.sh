@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Debian packages the test suite uses: Tesseract OCR with English and Spanish, espeak-ng and sox (test audio).
+# Debian packages the test suite uses: Tesseract OCR with English and Spanish, espeak-ng and sox (test audio),
+# Chromium for the browser tests.
 # Installs only what is missing; needs root for that.
 set -euo pipefail
 missing=()
@@ -9,6 +10,7 @@ for lang in eng spa; do
 done
 command -v espeak-ng >/dev/null || missing+=(espeak-ng)
 command -v sox >/dev/null || missing+=(sox)
+[ -x /usr/bin/chromium ] || missing+=(chromium)
 if [ ${#missing[@]} -gt 0 ]; then
   if [ "$(id -u)" != 0 ]; then echo "Please install: ${missing[*]} (needs root)" >&2; exit 1; fi
   apt-get update -qq

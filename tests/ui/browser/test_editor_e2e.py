@@ -1,0 +1,169 @@
+"""End to end in real Chromium (Debian's `chromium`, driven by Playwright-python): build, save and run a graph.
+
+Needs Debian's chromium (`apt-get install -y chromium`) and `playwright` (pip; never `playwright install`).
+The app runs in a subprocess, so this shares the pytest invocation with the simulated-user tests.
+Screenshots of each step go to $MINDDOCS_E2E_SCREENSHOTS, or the test's tmp dir (never the repository).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+ROOT = Path(__file__).resolve().parents[3]
+CHROMIUM = os.environ.get("MINDDOCS_CHROMIUM", "/usr/bin/chromium")
+FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+         "--disable-component-update", "--disable-sync"]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def server(tmp_path):
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if k != "MINDDOCS_REDIS_URL"}  # embedded worker
+    env.update(MINDDOCS_DATA_DIR=str(tmp_path / "data"), MINDDOCS_LOAD_SAMPLES="false")
+    proc = subprocess.Popen([sys.executable, "-c", "from app.cli import main; main()", "serve", "--port", str(port)],
+                            cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(600):
+            try:
+                if httpx.get(url + "/api/v1/health", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            if proc.poll() is not None:
+                raise RuntimeError(proc.stdout.read().decode())
+            time.sleep(0.1)
+        yield url
+    finally:
+        proc.terminate()
+        proc.wait(timeout=20)
+
+
+@pytest.fixture
+def shots(tmp_path):
+    folder = Path(os.environ.get("MINDDOCS_E2E_SCREENSHOTS") or tmp_path / "screenshots")
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+@pytest.fixture
+def page(server):
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
+        context = browser.new_context(locale="es-ES", viewport={"width": 1600, "height": 1000},
+                                      extra_http_headers={"Accept-Language": "es-ES,es;q=0.9"})
+        page = context.new_page()
+        page.set_default_timeout(20_000)
+        errors: list[str] = []
+        page.on("pageerror", lambda exc: errors.append(str(exc)))
+        page.base_url = server  # type: ignore[attr-defined]
+        yield page
+        browser.close()
+        assert not errors, errors
+
+
+def handle(page, node_id: str, port: str, kind: str):
+    return page.locator(f'.vue-flow__node[data-id="{node_id}"] .vue-flow__handle.{kind}[data-handleid="{port}"]')
+
+
+def wire(page, source: str, source_port: str, target: str, target_port: str) -> None:
+    start = handle(page, source, source_port, "source").bounding_box()
+    end = handle(page, target, target_port, "target").bounding_box()
+    page.mouse.move(start["x"] + start["width"] / 2, start["y"] + start["height"] / 2)
+    page.mouse.down()
+    page.mouse.move(end["x"] + end["width"] / 2, end["y"] + end["height"] / 2, steps=12)
+    page.mouse.up()
+
+
+def drop(page, type_id: str, x: int, y: int) -> None:
+    canvas = page.locator(".vue-flow__pane")
+    page.locator(f'[data-testid="palette-{type_id}"]').drag_to(canvas, target_position={"x": x, "y": y})
+
+
+def test_build_save_run_in_chromium(page, shots):
+    base = page.base_url
+    page.goto(base + "/")
+    page.get_by_text("Biblioteca de grafos").first.wait_for()  # Spanish browser, Spanish UI
+    page.screenshot(path=shots / "01-library.png")
+
+    page.get_by_role("button", name="Nuevo grafo").click()
+    page.get_by_label("Nombre").fill("Saludo")
+    page.get_by_role("button", name="Guardar").click()
+    page.wait_for_url(re.compile(r".*/graphs/\w+/edit"))
+    page.locator(".vue-flow__pane").wait_for()
+    page.screenshot(path=shots / "02-empty-editor.png")
+
+    # Given three nodes dragged from the palette
+    drop(page, "io.input", 80, 150)
+    page.locator('.vue-flow__node[data-id="input_1"]').wait_for()
+    drop(page, "text.template", 380, 150)
+    page.locator('.vue-flow__node[data-id="template_1"]').wait_for()
+    drop(page, "io.output", 700, 150)
+    page.locator('.vue-flow__node[data-id="output_1"]').wait_for()
+    page.screenshot(path=shots / "03-three-nodes.png")
+
+    # When the template declares a variable and a text, its input port appears
+    page.locator('.vue-flow__node[data-id="template_1"] .md-node-title').click()
+    chips = page.locator(".q-field", has_text="Variables").locator("input")
+    chips.fill("name")
+    chips.press("Enter")
+    page.locator(".q-field", has_text="Template").locator("textarea").fill("Hola {{ name }}")
+    handle(page, "template_1", "name", "target").wait_for()
+
+    wire(page, "input_1", "value", "template_1", "name")
+    wire(page, "template_1", "text", "output_1", "value")
+    page.locator(".vue-flow__edge").nth(1).wait_for(state="attached")
+    page.get_by_text("No hay problemas.").wait_for()
+    page.screenshot(path=shots / "04-wired.png")
+
+    # An incompatible connection is refused with a sentence
+    drop(page, "json.get", 380, 450)
+    drop(page, "text.join", 700, 450)
+    page.locator('.vue-flow__node[data-id="join_1"]').wait_for()
+    wire(page, "get_1", "value", "join_1", "text_1")
+    page.get_by_text("Conexión rechazada").first.wait_for()
+    page.screenshot(path=shots / "05-refused.png")
+    assert page.locator(".vue-flow__edge").count() == 2
+
+    # Undo restores a deleted node
+    page.locator('.vue-flow__node[data-id="join_1"] .md-node-title').click()
+    page.keyboard.press("Delete")
+    page.locator('.vue-flow__node[data-id="join_1"]').wait_for(state="detached")
+    page.keyboard.press("Control+z")
+    page.locator('.vue-flow__node[data-id="join_1"]').wait_for()
+    page.screenshot(path=shots / "06-undo.png")
+    for node in ("join_1", "get_1"):
+        page.locator(f'.vue-flow__node[data-id="{node}"] .md-node-title').click()
+        page.keyboard.press("Delete")
+        page.locator(f'.vue-flow__node[data-id="{node}"]').wait_for(state="detached")
+
+    page.locator('[data-testid="save"]').click()
+    page.get_by_text("Guardada la versión 2.").wait_for()
+
+    # Then it runs
+    page.locator('[data-testid="run"]').click()
+    page.wait_for_url(re.compile(r".*/graphs/\w+/run"))
+    page.locator("textarea").first.fill("Marta")
+    page.screenshot(path=shots / "07-run-form.png")
+    page.get_by_role("button", name="Ejecutar").last.click()
+    page.wait_for_url(re.compile(r".*/runs/\w+"))
+    page.get_by_text("Hola Marta").first.wait_for(timeout=60_000)
+    page.screenshot(path=shots / "08-run-succeeded.png")
+    assert page.locator(".q-badge", has_text="completado").count() >= 1

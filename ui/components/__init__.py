@@ -1,0 +1,1 @@
+"""Reusable UI pieces: the page frame, output viewers, forms, the flow editor."""
