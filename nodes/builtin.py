@@ -5,3 +5,4 @@ from . import llm_extract_fields, llm_prompt, text_summarise  # noqa: F401
 from . import audio_transcribe  # noqa: F401  (imports nothing optional: faster-whisper loads in run)
 from . import doc_export, doc_fill_template, doc_merge_pdf  # noqa: F401  (pandoc, PyMuPDF; LibreOffice if present)
 from . import image_convert, image_enhance, image_inpaint  # noqa: F401  (torch/diffusers load only in run)
+from . import doc_extract  # noqa: F401  (PyMuPDF and python-docx; the OCR engines load in run)

@@ -73,8 +73,9 @@ def sniff(path: Path) -> str:
         return "m4a" if head[8:12] in (b"M4A ", b"M4B ", b"mp42", b"isom", b"dash") else "mp4"
     if head[:2] == b"PK":
         return _zip_kind(path)
+    utf16 = head[:2] in (b"\xff\xfe", b"\xfe\xff")  # a byte-order mark: Notepad's "Unicode" text
     try:
-        text = head.decode("utf-8")
+        text = head.decode("utf-16" if utf16 else "utf-8")
     except UnicodeDecodeError:
         try:
             text = head.decode("latin-1")

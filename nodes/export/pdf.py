@@ -8,6 +8,7 @@ and pictures but uses MindDocs' own page style and drops headers and footers.
 from __future__ import annotations
 
 import io
+import re
 import shutil
 import subprocess
 from pathlib import Path
@@ -60,8 +61,14 @@ def to_pdf(source: Path, kind: str, workdir: Path, *, engine: str, page_size: st
     return html_to_pdf(html, workdir, page_size, limits), route, warnings
 
 
+_COLGROUP = re.compile(r"<colgroup>.*?</colgroup>", re.S | re.I)
+
+
 def html_to_pdf(html: str, resources: Path, page_size: str, limits: Limits) -> bytes:
     """Lay HTML out on pages with PyMuPDF's Story; pictures are looked up in `resources` only."""
+    # MuPDF squeezes tables whose <col> widths are percentages (pandoc writes them for DOCX tables)
+    # into a few millimetres; without them it sizes columns by their content.
+    html = _COLGROUP.sub("", html)
     page = pymupdf.paper_rect(page_size.lower())
     out = io.BytesIO()
     with PYMUPDF_LOCK:
