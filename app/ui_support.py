@@ -117,14 +117,16 @@ def node_outputs(svc: Services, run_id: str, node_ids: list[str]) -> dict[str, d
 
 def pdf_first_page_png(svc: Services, sha256: str, *, width_px: int = 800) -> bytes | None:
     """The first page of a stored PDF as PNG, or None when it cannot be read."""
-    import fitz  # PyMuPDF
+    import pymupdf
+
+    from nodes.files import PYMUPDF_LOCK  # PyMuPDF must not run in two threads at once
 
     try:
-        with fitz.open(svc.artifacts.path(sha256)) as doc:
+        with PYMUPDF_LOCK, pymupdf.open(svc.artifacts.path(sha256)) as doc:
             if doc.page_count == 0:
                 return None
             page = doc[0]
             zoom = width_px / max(page.rect.width, 1)
-            return page.get_pixmap(matrix=fitz.Matrix(zoom, zoom)).tobytes("png")
+            return page.get_pixmap(matrix=pymupdf.Matrix(zoom, zoom)).tobytes("png")
     except Exception:  # noqa: BLE001  a damaged PDF gets no preview; its download link still works
         return None
