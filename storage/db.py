@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -53,19 +55,23 @@ class Database:
         else:
             self.engine = create_engine(self.url, pool_size=10, max_overflow=20)
             self.read_engine = self.engine
+        # SQLite lets one writer in at a time and makes the others sleep-and-retry (1, 2, 5, 10… ms).
+        # Threads of this process queue on a lock instead, and are woken the moment it is free.
+        self._write_lock: threading.RLock | contextlib.nullcontext = (
+            threading.RLock() if self.is_sqlite else contextlib.nullcontext())
         self._write = sessionmaker(self.engine, expire_on_commit=False)
         self._read = sessionmaker(self.read_engine, expire_on_commit=False)
 
     @contextmanager
     def session(self) -> Iterator[Session]:
         """A transaction that commits on success and rolls back on error."""
-        with self._write.begin() as session:
+        with self._write_lock, self._write.begin() as session:
             yield session
 
     @contextmanager
     def begin(self) -> Iterator[Connection]:
         """A Core-level write transaction, for the runtime's hot path (no ORM bookkeeping)."""
-        with self.engine.begin() as connection:
+        with self._write_lock, self.engine.begin() as connection:
             yield connection
 
     @contextmanager
