@@ -1,8 +1,20 @@
-# One image for the web app, the workers and (later) the scheduler:
-#   docker run IMAGE                     -> minddocs serve
-#   docker run IMAGE minddocs worker -Q media
-FROM python:3.11-slim AS build
+# One image for the web app and the workers:
+#   docker run -p 8080:8080 IMAGE                   -> minddocs serve (embedded: SQLite, in-process worker)
+#   docker run IMAGE minddocs worker -Q media      -> a worker (set MINDDOCS_REDIS_URL and MINDDOCS_DATABASE_URL)
+# Build with the heavy media nodes (transcription, diffusion; CPU torch): --build-arg EXTRAS=media
+
+FROM node:20-bookworm-slim AS web
 WORKDIR /src
+COPY package.json package-lock.json ./
+RUN npm ci --ignore-scripts --no-audit --no-fund
+
+FROM python:3.11-slim-bookworm
+ARG EXTRAS=""
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends tesseract-ocr tesseract-ocr-eng tesseract-ocr-spa \
+ && rm -rf /var/lib/apt/lists/* \
+ && useradd --create-home --uid 10001 minddocs
+WORKDIR /opt/minddocs
 COPY pyproject.toml README.md LICENSE ./
 COPY app app
 COPY nodes nodes
@@ -10,15 +22,13 @@ COPY graph_runtime graph_runtime
 COPY storage storage
 COPY ui ui
 COPY marketplace marketplace
-RUN python -m venv /opt/minddocs && /opt/minddocs/bin/pip install --no-cache-dir .
-
-FROM python:3.11-slim
-RUN useradd --create-home --uid 10001 minddocs
-COPY --from=build /opt/minddocs /opt/minddocs
-COPY sample_graphs /opt/minddocs/sample_graphs
-ENV PATH=/opt/minddocs/bin:$PATH \
+COPY sample_graphs sample_graphs
+COPY --from=web /src/node_modules node_modules
+# Editable install: the UI serves the editor's ESM files from node_modules/ beside the sources.
+RUN python -m venv /opt/venv \
+ && /opt/venv/bin/pip install --no-cache-dir -e ".${EXTRAS:+[$EXTRAS]}"
+ENV PATH=/opt/venv/bin:$PATH \
     MINDDOCS_DATA_DIR=/data \
-    MINDDOCS_SAMPLES_DIR=/opt/minddocs/sample_graphs \
     MINDDOCS_SERVER__HOST=0.0.0.0
 RUN mkdir /data && chown minddocs /data
 USER minddocs
