@@ -6,6 +6,9 @@ functions with the process's `Services` and never reaches into `storage/` or `no
 
 from __future__ import annotations
 
+import copy
+import json
+import weakref
 from typing import Any
 
 from pydantic import ValidationError
@@ -24,8 +27,66 @@ def _port_type(data: dict[str, Any]) -> PortType:
     return PortType(data["name"], _port_type(data["item"]) if data.get("item") else None)
 
 
+class _RegistryCache:
+    """What the UI derives from a registry alone: its catalogue and node ports by (type, config).
+
+    Node types are registered at start-up and never change while the app runs, so this is kept per process
+    (per registry object); it is rebuilt should the set of registered types change all the same.
+    """
+
+    PORTS_MAX = 4096
+
+    def __init__(self, types: tuple[type, ...]) -> None:
+        self.types = types
+        self.catalogue: list[dict[str, Any]] | None = None
+        self.ports: dict[tuple[str, str], dict[str, list[dict[str, Any]]]] = {}
+
+
+_caches: weakref.WeakKeyDictionary[Any, _RegistryCache] = weakref.WeakKeyDictionary()
+
+
+def _cache(svc: Services) -> _RegistryCache:
+    registry = svc.registry
+    types = tuple(registry)
+    cache = _caches.get(registry)
+    if cache is None or cache.types != types:
+        cache = _caches[registry] = _RegistryCache(types)
+    return cache
+
+
+def catalogue(svc: Services) -> list[dict[str, Any]]:
+    """`registry.catalogue()`, built once per process (it builds JSON Schemas: ~60 ms); a copy per call."""
+    cache = _cache(svc)
+    if cache.catalogue is None:
+        cache.catalogue = svc.registry.catalogue()
+    return copy.deepcopy(cache.catalogue)
+
+
+def _copy_ports(ports: dict[str, list[dict[str, Any]]]) -> dict[str, list[dict[str, Any]]]:
+    return {role: [{**p, "type": copy.deepcopy(p["type"])} for p in items] for role, items in ports.items()}
+
+
 def node_ports(svc: Services, type_id: str, config: dict[str, Any]) -> dict[str, list[dict[str, Any]]]:
-    """The input and output ports of a node of `type_id` with this config (some ports follow the config)."""
+    """The input and output ports of a node of `type_id` with this config (some ports follow the config).
+
+    Memoised by (type, config): the editor asks for every node's ports on every redraw, and validating a
+    config can be costly (a template is parsed). The caller gets its own copy.
+    """
+    cache = _cache(svc)
+    try:
+        key = (type_id, json.dumps(config, sort_keys=True))
+    except (TypeError, ValueError):
+        return _node_ports(svc, type_id, config)
+    ports = cache.ports.get(key)
+    if ports is None:
+        ports = _node_ports(svc, type_id, config)
+        if len(cache.ports) >= cache.PORTS_MAX:
+            cache.ports.clear()
+        cache.ports[key] = ports
+    return _copy_ports(ports)
+
+
+def _node_ports(svc: Services, type_id: str, config: dict[str, Any]) -> dict[str, list[dict[str, Any]]]:
     cls = svc.registry.get(type_id)
     if cls is None:
         return {"inputs": [], "outputs": []}

@@ -144,16 +144,15 @@ def stop_server(proc: subprocess.Popen) -> None:
 
 # --- browser measurements --------------------------------------------------------------------------
 def editor_ready_js(n: int) -> str:
-    """True (as [mounted, rendered] times) once N nodes are drawn and measured and N-1 edges exist.
+    """True (as [mounted, rendered] times) once the first node is drawn and measured and an edge exists.
 
-    Vue Flow mounts a node with `visibility: hidden` and shows it once it has measured its size and handles
-    (edges are drawn from those handle positions). `mounted` is the first frame with N node elements.
+    The editor mounts only the nodes in view (Vue Flow's `only-render-visible-elements`), so "ready" is the
+    first node (`t001`) shown — Vue Flow keeps a node `visibility: hidden` until it has measured its size
+    and handles — and an edge drawn from those handles. `n` is kept for the call signature.
     """
-    return ("() => { const ns = document.querySelectorAll('.vue-flow__node');"
-            f" if (ns.length !== {n}) return false;"
-            " if (!window.__mdMounted) window.__mdMounted = performance.now();"
-            f" if (document.querySelectorAll('.vue-flow__edge').length !== {n - 1}) return false;"
-            " for (const el of ns) if (el.style.visibility === 'hidden') return false;"
+    return ("() => { const el = document.querySelector('.vue-flow__node[data-id=\"t001\"]');"
+            " if (!el) return false; if (!window.__mdMounted) window.__mdMounted = performance.now();"
+            " if (el.style.visibility === 'hidden' || !document.querySelector('.vue-flow__edge')) return false;"
             " return [window.__mdMounted, performance.now()]; }")
 
 

@@ -49,8 +49,10 @@ class TemplateConfig(BaseModel):
         return self
 
 
-def meta_variables(source: str) -> set[str]:
-    return meta.find_undeclared_variables(_env.parse(source)) - set(_env.globals)
+@lru_cache(maxsize=512)
+def meta_variables(source: str) -> frozenset[str]:
+    """The variables a template uses. Cached: every validation of a config parses its template."""
+    return frozenset(meta.find_undeclared_variables(_env.parse(source)) - set(_env.globals))
 
 
 class TemplateIn(BaseModel):

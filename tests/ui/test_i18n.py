@@ -52,6 +52,8 @@ async def test_english_browser_gets_english_and_can_switch(user):
     user.http_client.headers["accept-language"] = "en-US,en;q=0.9"
     await user.open("/")
     await user.should_see("Graph library")
-    user.find("language").elements.pop().set_value("es")
+    # "language" marks both the switch and its label: take the one that holds a value
+    switch = next(e for e in user.find("language").elements if hasattr(e, "set_value"))
+    switch.set_value("es")
     await user.open("/")
     await user.should_see("Biblioteca de grafos")

@@ -9,6 +9,12 @@ import { markRaw } from "vue";
 // The ESM build reads process.env.NODE_ENV, which a bundler would have replaced; there is no bundler here.
 globalThis.process = globalThis.process || { env: { NODE_ENV: "production" } };
 
+// A node's size until Vue Flow has measured it. Vue Flow counts an unmeasured (0 x 0) node as visible, so with
+// only-render-visible-elements it would still mount every node once; with an estimate only the nodes in view
+// mount. Fractional, so it never equals a measured (whole-pixel) size: Vue Flow then always measures the node
+// and its handles when it mounts.
+const ESTIMATED = { width: 240.5, height: 120.5 };
+
 const MindNode = {
   components: { Handle },
   props: ["id", "data", "selected"],
@@ -25,19 +31,21 @@ const MindNode = {
       <div class="md-node-ports">
         <div class="md-ports-in">
           <div v-for="p in data.inputs" :key="'i-' + p.name" class="md-port md-port-in"
+               :style="{'--md-port': p.colour}"
                :title="p.name + ': ' + p.type_label + (p.description ? ' — ' + p.description : '')">
             <Handle type="target" :id="p.name" :position="Position.Left" class="md-handle"
                     :class="{'md-port-issue': data.issue_ports && data.issue_ports.includes(p.name)}"
-                    :style="{background: p.colour}" :data-port="p.name" :data-port-type="p.type_label" />
-            <span>{{ p.name }}</span><span class="md-port-type" :style="{color: p.colour}">{{ p.type_label }}</span>
+                    :data-port="p.name" :data-port-type="p.type_label" />
+            {{ p.name }}<span class="md-port-type">{{ p.type_label }}</span>
           </div>
         </div>
         <div class="md-ports-out">
           <div v-for="p in data.outputs" :key="'o-' + p.name" class="md-port md-port-out"
+               :style="{'--md-port': p.colour}"
                :title="p.name + ': ' + p.type_label + (p.description ? ' — ' + p.description : '')">
-            <span class="md-port-type" :style="{color: p.colour}">{{ p.type_label }}</span><span>{{ p.name }}</span>
+            <span class="md-port-type">{{ p.type_label }}</span>{{ p.name }}
             <Handle type="source" :id="p.name" :position="Position.Right" class="md-handle"
-                    :style="{background: p.colour}" :data-port="p.name" :data-port-type="p.type_label" />
+                    :data-port="p.name" :data-port-type="p.type_label" />
           </div>
         </div>
       </div>
@@ -57,6 +65,18 @@ export default {
     snap: Boolean,
     minimap: Boolean,
   },
+  computed: {
+    flowNodes() {
+      // Nodes new to the canvas get the estimated size; the others keep the size Vue Flow holds for them
+      // (passing no `dimensions` leaves it alone). `seen` is deliberately not reactive.
+      const seen = this.seen || (this.seen = new Set());
+      return (this.nodes || []).map((n) => {
+        if (seen.has(n.id)) return n;
+        seen.add(n.id);
+        return { ...n, dimensions: { ...ESTIMATED } };
+      });
+    },
+  },
   data() {
     return { nodeTypes: { minddocs: markRaw(MindNode) }, selectedNodes: [], selectedEdges: [] };
   },
@@ -70,8 +90,27 @@ export default {
   methods: {
     onReady(instance) {
       this.flow = instance;
-      setTimeout(() => instance.fitView({ padding: 0.2 }), 50);
+      setTimeout(() => this.openView(), 50);
       this.$emit("ready");
+    },
+    openView() {
+      // Only the nodes in view are mounted (only-render-visible-elements), so a large graph opens at a readable
+      // zoom on its first nodes instead of fitting everything at a zoom where nothing can be read (the
+      // minimap still shows the whole graph). Node sizes are estimated: the nodes in view are not measured yet.
+      const flow = this.flow;
+      const nodes = this.nodes || [];
+      if (!flow || !nodes.length) return;
+      const NODE_W = ESTIMATED.width, NODE_H = ESTIMATED.height, PAD = 0.2, MIN_FIT_ZOOM = 0.5;
+      let x0 = Infinity, y0 = Infinity, x1 = -Infinity, y1 = -Infinity;
+      for (const n of nodes) {
+        const p = n.position || { x: 0, y: 0 };
+        x0 = Math.min(x0, p.x); y0 = Math.min(y0, p.y);
+        x1 = Math.max(x1, p.x + NODE_W); y1 = Math.max(y1, p.y + NODE_H);
+      }
+      const width = this.$el.clientWidth || 1, height = this.$el.clientHeight || 1;
+      const zoom = Math.min(width / ((x1 - x0) * (1 + PAD)), height / ((y1 - y0) * (1 + PAD)));
+      if (zoom >= MIN_FIT_ZOOM) flow.fitView({ padding: PAD });
+      else flow.setViewport({ x: 40 - x0, y: 40 - y0, zoom: 1 });
     },
     fit_view() {
       if (this.flow) this.flow.fitView({ padding: 0.2 });
@@ -185,7 +224,8 @@ export default {
   },
   template: `
     <div class="md-flow" @drop="onDrop" @dragover="onDragOver">
-      <VueFlow :nodes="nodes" :edges="edges" :node-types="nodeTypes" :snap-to-grid="snap" :snap-grid="[16, 16]"
+      <VueFlow :only-render-visible-elements="true" :nodes="flowNodes" :edges="edges" :node-types="nodeTypes"
+               :snap-to-grid="snap" :snap-grid="[16, 16]"
                :delete-key-code="null" :is-valid-connection="isValid" :min-zoom="0.1" :max-zoom="2"
                :connection-radius="24" :default-edge-options="{type: 'default'}"
                @pane-ready="onReady" @connect="onConnect" @connect-start="onConnectStart"

@@ -7,6 +7,8 @@ from itertools import groupby
 from fastapi import Request
 from nicegui import ui
 
+from app import ui_support
+
 from .. import theme
 from ..components.frame import frame
 from ..i18n import t
@@ -25,7 +27,7 @@ def port_chip(port: dict) -> None:
 
 @ui.page("/nodes")
 def catalogue_page(request: Request) -> None:
-    catalogue = services().registry.catalogue()
+    catalogue = ui_support.catalogue(services())
     with frame(request, "catalogue.title"):
         search = ui.input(t("common.search")).props("clearable outlined dense").classes("w-72").mark("search")
 

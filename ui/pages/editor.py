@@ -48,7 +48,7 @@ def editor_page(request: Request, graph_id: str, run: str | None = None) -> None
             ui.label(t("common.not_found", message=exc.message)).mark("error")
         return
     saved = svc.graphs.latest(graph_id)
-    catalogue = svc.registry.catalogue()
+    catalogue = ui_support.catalogue(svc)
     drafts = app.storage.user.setdefault("drafts", {})
     draft = drafts.get(graph_id)
     restored = bool(draft and draft.get("base") == saved.id and draft.get("spec") != saved.spec)
