@@ -7,7 +7,6 @@ import os
 import shutil
 import sys
 import zipfile
-from collections.abc import Iterator
 from html.parser import HTMLParser
 from pathlib import Path
 
@@ -21,18 +20,11 @@ from nodes.doc_export import Export, ExportConfig, ExportIn
 from nodes.doc_merge_pdf import MergeConfig, MergeIn, MergePdf
 from nodes.files import sniff
 from nodes.ports import FileRef
-from tests.conftest import CORPUS, make_settings
+from tests.conftest import CORPUS
 from tests.graphs import edge, graph, node, output
 from tests.nodes.test_doc_templates import ACME, ORDER, zip_bomb
 
 CORPUS_DOCX = sorted(p.name for p in CORPUS.glob("docx_*.docx"))
-
-
-@pytest.fixture(scope="module")
-def store(tmp_path_factory) -> Iterator[Services]:
-    svc = Services(make_settings(tmp_path_factory.mktemp("data")))
-    yield svc
-    svc.close()
 
 
 @pytest.fixture

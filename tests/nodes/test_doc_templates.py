@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import io
 import zipfile
-from collections.abc import Iterator
 from pathlib import Path
 
 import docx
@@ -18,7 +17,7 @@ from nodes.base import NodeContext, NodeError, NodeInputError
 from nodes.doc_fill_template import FillConfig, FillIn, FillTemplate
 from nodes.files import safe_file_name, sniff
 from nodes.ports import FileRef
-from tests.conftest import CORPUS, make_settings
+from tests.conftest import CORPUS
 from tests.graphs import edge, graph, node, output
 
 ACME = "ACME <Corp> & Sons"
@@ -45,14 +44,6 @@ MANIFEST_VARIABLES = {
                                        "has_degree", "is_student", "name", "page_number", "projects", "skills"},
     "tpl_nested_for_lists.docx": {"dishes", "authors"},
 }
-
-
-@pytest.fixture(scope="module")
-def store(tmp_path_factory) -> Iterator[Services]:
-    # Not started: these tests call the node directly; one store for the module keeps them fast.
-    svc = Services(make_settings(tmp_path_factory.mktemp("data")))
-    yield svc
-    svc.close()
 
 
 @pytest.fixture
