@@ -110,12 +110,12 @@ async def test_catalogue_lists_node_types_with_ports(user):
 
 
 async def test_pdf_and_image_results_are_previewed(user):
-    import fitz
+    import pymupdf
 
-    doc = fitz.open()
+    doc = pymupdf.open()
     doc.new_page().insert_text((72, 72), "Contrato")
     pdf = doc.tobytes()
-    pix = fitz.Pixmap(fitz.csRGB, fitz.IRect(0, 0, 4, 4), False)
+    pix = pymupdf.Pixmap(pymupdf.csRGB, pymupdf.IRect(0, 0, 4, 4), False)
     png = pix.tobytes("png")
     spec = {"format_version": 2, "meta": {"name": "Previews"},
             "nodes": [{"id": "pdf", "type": "io.input", "config": {"name": "pdf", "kind": "document"}},
