@@ -49,3 +49,9 @@ def frame(request: Request | None, title_key: str, *, wide: bool = False, **valu
     with ui.column().classes(f"{width} p-4 gap-4") as body:
         ui.label(title).classes("text-2xl font-semibold").mark("page-title")
         yield body
+
+
+def not_found_page(request: Request | None, title_key: str, message: str) -> None:
+    """The page shown when what the address names does not exist (or is not the user's)."""
+    with frame(request, title_key):
+        ui.label(t("common.not_found", message=message)).mark("error")

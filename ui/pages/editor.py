@@ -14,7 +14,7 @@ from app.errors import AppError
 from .. import theme
 from ..components import flow_editor
 from ..components.config_form import config_form
-from ..components.frame import frame
+from ..components.frame import frame, not_found_page
 from ..editor_model import EditorModel
 from ..i18n import t
 from ..state import services
@@ -44,8 +44,7 @@ def editor_page(request: Request, graph_id: str, run: str | None = None) -> None
     try:
         graph = svc.graphs.get(graph_id)
     except AppError as exc:
-        with frame(request, "nav.library"):
-            ui.label(t("common.not_found", message=exc.message)).mark("error")
+        not_found_page(request, "nav.library", exc.message)
         return
     saved = svc.graphs.latest(graph_id)
     catalogue = ui_support.catalogue(svc)

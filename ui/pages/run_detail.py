@@ -11,7 +11,7 @@ from app import ui_support
 from app.errors import AppError
 
 from .. import theme
-from ..components.frame import frame
+from ..components.frame import frame, not_found_page
 from ..components.output_view import value_view
 from ..i18n import t
 from ..state import services
@@ -47,8 +47,7 @@ def run_detail_page(request: Request, run_id: str) -> None:
     try:
         run = svc.runs.get(run_id)
     except AppError as exc:
-        with frame(request, "nav.runs"):
-            ui.label(t("common.not_found", message=exc.message)).mark("error")
+        not_found_page(request, "nav.runs", exc.message)
         return
     graph_id, version_number, spec = ui_support.graph_of_run(svc, run.graph_version_id)
     labels = {n["id"]: n.get("label") or n["id"] for n in spec.get("nodes", [])}

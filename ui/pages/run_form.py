@@ -11,7 +11,7 @@ from nicegui import events, ui
 
 from app.errors import AppError
 
-from ..components.frame import frame
+from ..components.frame import frame, not_found_page
 from ..i18n import t
 from ..state import services
 
@@ -91,8 +91,7 @@ def run_form_page(request: Request, graph_id: str) -> None:
     try:
         graph = svc.graphs.get(graph_id)
     except AppError as exc:
-        with frame(request, "nav.library"):
-            ui.label(t("common.not_found", message=exc.message)).mark("error")
+        not_found_page(request, "nav.library", exc.message)
         return
     version = svc.graphs.latest(graph_id)
     interface = svc.graphs.interface(version.id)["inputs"]
