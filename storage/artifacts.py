@@ -15,6 +15,7 @@ import tempfile
 from pathlib import Path
 from typing import IO, BinaryIO, Protocol
 
+from sqlalchemy import delete
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
@@ -52,6 +53,8 @@ class FileBackend(Protocol):
 
     def exists(self, sha256: str) -> bool: ...
 
+    def remove(self, sha256: str) -> None: ...
+
 
 class LocalFiles:
     """Files under `root/ab/cd/<sha256>`."""
@@ -82,6 +85,9 @@ class LocalFiles:
 
     def exists(self, sha256: str) -> bool:
         return self.local_path(sha256).exists()
+
+    def remove(self, sha256: str) -> None:
+        self.local_path(sha256).unlink(missing_ok=True)
 
 
 class ArtifactStore:
@@ -134,6 +140,12 @@ class ArtifactStore:
         with self.open(ref) as src, open(target, "wb") as dst:
             shutil.copyfileobj(src, dst, CHUNK)
         return target
+
+    def remove(self, sha: str) -> None:
+        """Forget a file (its record and its bytes); the caller has made sure nothing refers to it."""
+        with self.db.session() as session:
+            session.execute(delete(Artifact).where(Artifact.sha256 == sha))
+        self.backend.remove(sha)
 
     def _record(self, sha: str, size: int, media_type: str) -> None:
         insert = sqlite_insert if self.db.is_sqlite else pg_insert

@@ -9,6 +9,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
 
 from .db import Database
 from .models import Graph, GraphVersion, User
@@ -42,6 +43,15 @@ class VersionRow:
     created_at: datetime
 
 
+class VersionConflict(Exception):
+    """A save based on a version that is no longer the newest one (someone saved in between)."""
+
+    def __init__(self, expected: int, latest: int):
+        super().__init__(f"expected version {expected}, the newest is {latest}")
+        self.expected = expected
+        self.latest = latest
+
+
 def _version_row(v: GraphVersion) -> VersionRow:
     return VersionRow(v.id, v.graph_id, v.number, v.spec, v.created_at)
 
@@ -71,8 +81,11 @@ class GraphRepository:
             s.flush()
             return _version_row(version)
 
-    def add_version(self, graph_id: str, spec: dict[str, Any]) -> VersionRow:
-        """Save `spec` as the graph's newest version, unless it equals the newest one already."""
+    def add_version(self, graph_id: str, spec: dict[str, Any], *, expected: int | None = None) -> VersionRow:
+        """Save `spec` as the graph's newest version, unless it equals the newest one already.
+
+        `expected`: the version number the caller started from; VersionConflict when a newer one exists
+        (checked in the same transaction; the unique (graph, number) pair catches a concurrent save)."""
         sha = spec_sha256(spec)
         with self.db.session() as s:
             graph = s.get(Graph, graph_id)
@@ -83,12 +96,19 @@ class GraphRepository:
             )
             if latest is not None and latest.spec_sha256 == sha:
                 return _version_row(latest)
+            if expected is not None and latest is not None and latest.number != expected:
+                raise VersionConflict(expected, latest.number)
             meta = spec["meta"]
             graph.name, graph.description, graph.tags = meta["name"], meta.get("description", ""), meta.get("tags", [])
             version = GraphVersion(graph_id=graph_id, number=(latest.number if latest else 0) + 1, spec=spec,
                                    spec_sha256=sha)
             s.add(version)
-            s.flush()
+            try:
+                s.flush()
+            except IntegrityError:
+                if expected is None:
+                    raise
+                raise VersionConflict(expected, version.number) from None  # another save took this number
             return _version_row(version)
 
     def find_by_name(self, owner_id: str, name: str, source: str) -> str | None:
