@@ -8,6 +8,7 @@ from typing import Any
 
 import networkx as nx
 
+from .loops import Loop, find_loops
 from .spec import GraphSpec
 
 INPUT_TYPE = "io.input"
@@ -54,6 +55,20 @@ class Plan:
 
     def descendants(self, node_id: str) -> set[str]:
         return nx.descendants(self.dag, node_id)
+
+    @cached_property
+    def loops(self) -> dict[str, Loop]:
+        """For each … Collect loops, by for-each node id."""
+        return find_loops(self.dag, {node.id: node.type for node in self.spec.nodes})[0]
+
+    @cached_property
+    def loop_of(self) -> dict[str, Loop]:
+        """The loop each body node (run once per item) belongs to."""
+        return {node: loop for loop in self.loops.values() for node in loop.body}
+
+    @cached_property
+    def collect_of(self) -> dict[str, Loop]:
+        return {loop.collect: loop for loop in self.loops.values()}
 
     @cached_property
     def roots(self) -> list[str]:

@@ -84,6 +84,7 @@ class Transcribe(NodeType[TranscribeConfig, TranscribeIn, TranscribeOut]):
                     "warning")
         segments: list[dict[str, Any]] = []
         for offset, samples in audio_stream.chunks(path, "audio", stereo=stereo, max_seconds=limit):
+            ctx.check_cancelled()
             parts = [("left", samples[0]), ("right", samples[1])] if stereo else [(None, samples)]
             for channel, mono in parts:
                 found, language = whisper.transcribe(

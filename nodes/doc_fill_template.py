@@ -31,7 +31,7 @@ KINDS = {"docx": ("docx", "application/vnd.openxmlformats-officedocument.wordpro
 
 class FillConfig(BaseModel):
     template_file: FileRef | None = Field(
-        None, title="Template", json_schema_extra={"format": "file"},
+        None, title="Template", json_schema_extra={"format": "file", "kinds": sorted(KINDS)},
         description="Upload the template once: a Word document (.docx), Markdown or HTML with {{ placeholders }}; "
                     "or connect a file to the 'template' input instead")
     variables: list[str] = Field(default_factory=list, max_length=50, title="Extra inputs",

@@ -11,10 +11,11 @@ import re
 import struct
 import threading
 import zipfile
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from .base import NodeInputError
+from .net import NetworkPolicy, SmtpServer
 
 #: PyMuPDF must not run in two threads at once, and workers run nodes in threads: hold this around
 #: PyMuPDF work (re-entrant, so helpers that call each other may each take it).
@@ -30,6 +31,11 @@ class Limits:
     max_uncompressed_bytes: int = 500 * 1024 * 1024  # inside DOCX/ODT/EPUB/ZIP
     max_compression_ratio: int = 200
     max_audio_seconds: float = 4 * 3600
+    max_table_rows: int = 100_000  # rows read or written by data.read_table / data.write_table
+    max_archive_files: int = 1000  # files taken out of, or put into, one ZIP (file.unzip / file.zip)
+    #: where URL-calling nodes may connect, and the mail server (nodes/net.py; settings network, smtp)
+    network: NetworkPolicy = field(default_factory=NetworkPolicy)
+    smtp: SmtpServer | None = None
 
 
 _MAGIC: list[tuple[bytes, int, str]] = [

@@ -24,6 +24,7 @@ The API key is handed to the `openai` client and nothing else: it is not kept on
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 import re
@@ -158,6 +159,14 @@ def describe_problem(exc: Exception) -> str:
     return str(exc)
 
 
+def client_for(ctx: Any, api_key_secret: str | None) -> Any:
+    """The language-model client a node uses: the configured one, or the same endpoint with the node's own
+    API key when its 'API key (secret)' setting names a stored secret. None when no endpoint is configured."""
+    if ctx.llm is None or not api_key_secret:
+        return ctx.llm
+    return ctx.llm.with_api_key(ctx.secret(api_key_secret, "API key"))
+
+
 class LLMReplyInvalid(Exception):
     """The model's answer still broke the JSON schema after the repair round; `error` says how."""
 
@@ -197,9 +206,29 @@ class LLMClient:
                                      max_retries=max_retries)
         self._formats = ["json_schema", "json_object", "none"]  # narrowed when a server refuses one
         self._lock = threading.Lock()
+        self._key_hint = "MINDDOCS_LLM__API_KEY"  # where the key comes from, for the refused-key message
+        self._keyed: dict[str, LLMClient] = {}  # hash of a node's own API key -> a client that sends it
+        self._base_url = base_url
+        self._options = {"model": model, "temperature": temperature, "timeout_s": timeout_s,
+                         "max_retries": max_retries, "context_tokens": context_tokens,
+                         "answer_tokens": answer_tokens, "parallel_requests": parallel_requests}
 
     def __repr__(self) -> str:
         return f"LLMClient(model={self.model!r}, endpoint={self.endpoint!r})"
+
+    def with_api_key(self, api_key: str) -> LLMClient:
+        """The same endpoint and options with another API key (a node's own key, from a stored secret).
+        Kept per key, so that repeated runs reuse the connection."""
+        digest = hashlib.sha256(api_key.encode("utf-8")).hexdigest()
+        with self._lock:
+            client = self._keyed.get(digest)
+            if client is None:
+                if len(self._keyed) >= 32:
+                    self._keyed.clear()
+                client = self._keyed[digest] = LLMClient(base_url=self._base_url, api_key=api_key,
+                                                         **self._options)
+                client._key_hint = "the secret chosen in the node's 'API key' setting"
+            return client
 
     @property
     def input_budget(self) -> int:
@@ -257,7 +286,7 @@ class LLMClient:
         if isinstance(exc, openai.InternalServerError):
             return TransientNodeError(f"{where} failed ({exc.status_code}, {tries}).")
         if isinstance(exc, (openai.AuthenticationError, openai.PermissionDeniedError)):
-            return NodeError(f"{where} refused the API key ({exc.status_code}); check MINDDOCS_LLM__API_KEY.",
+            return NodeError(f"{where} refused the API key ({exc.status_code}); check {self._key_hint}.",
                              code="llm_auth")
         if isinstance(exc, openai.NotFoundError):
             return NodeError(f"{where} has no model '{self.model}' or no chat endpoint (404); check "

@@ -10,8 +10,8 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model, field_validator
 
 from . import fields_regex
-from .base import NodeContext, NodeError, NodeInputError, NodeType
-from .llm_client import LLMReplyInvalid, count_tokens, split_into_chunks
+from .base import NodeContext, NodeError, NodeInputError, NodeType, SecretName
+from .llm_client import LLMReplyInvalid, client_for, count_tokens, split_into_chunks
 from .ports import Json, Text
 from .registry import register
 
@@ -46,6 +46,10 @@ class ExtractConfig(BaseModel):
                               description="Extra hints for the model, e.g. 'Amounts are in euros'")
     use_llm: bool = Field(True, description="Use the configured language model. Off: only the offline "
                           "patterns, and the text never leaves MindDocs")
+    api_key: SecretName | None = Field(
+        None, title="API key (secret)",
+        description="Use this stored secret as the API key for this node instead of the configured one "
+        "(Secrets page); empty: the configured key")
 
     @field_validator("fields")
     @classmethod
@@ -103,6 +107,8 @@ class ExtractFields(NodeType[ExtractConfig, ExtractIn, ExtractOut]):
     """
 
     type_id = "llm.extract_fields"
+    uses_llm = True
+    deterministic = False  # the model answers at the configured temperature
     display_name = "Extract fields"
     category = "ai"
     queue = "default"  # waiting on the network, not the CPU
@@ -113,8 +119,9 @@ class ExtractFields(NodeType[ExtractConfig, ExtractIn, ExtractOut]):
     def run(self, ctx: NodeContext, config: ExtractConfig, inputs: ExtractIn) -> ExtractOut:
         if not inputs.text.strip():
             raise NodeInputError("text", "The text is empty; connect a node that produces text.")
-        if ctx.llm is not None and config.use_llm:
-            values, info = self._with_llm(ctx, config, inputs.text)
+        llm = client_for(ctx, config.api_key) if config.use_llm else None
+        if llm is not None:
+            values, info = self._with_llm(llm, ctx, config, inputs.text)
         else:
             values, how = fields_regex.find_fields(inputs.text, config.fields)
             info = {"method": "regex", "model": None, "how": how}
@@ -132,8 +139,8 @@ class ExtractFields(NodeType[ExtractConfig, ExtractIn, ExtractOut]):
         info["missing"] = [name for name, value in fields.items() if value is None]
         return ExtractOut(fields=fields, info=info)
 
-    def _with_llm(self, ctx: NodeContext, config: ExtractConfig, text: str) -> tuple[dict[str, Any], dict]:
-        llm = ctx.llm
+    def _with_llm(self, llm: Any, ctx: NodeContext, config: ExtractConfig,
+                  text: str) -> tuple[dict[str, Any], dict]:
         listing = "\n".join(f"- {f.name} ({f.type}{', required' if f.required else ''}): {f.description}"
                             for f in config.fields)
         overhead = count_tokens(listing + config.instructions + json.dumps(json_schema(config.fields)))

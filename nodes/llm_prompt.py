@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from .base import NodeContext, NodeError, NodeType, Port
-from .llm_client import NOT_CONFIGURED, count_tokens
+from .base import NodeContext, NodeError, NodeType, Port, SecretName
+from .llm_client import NOT_CONFIGURED, client_for, count_tokens
 from .ports import Text
 from .registry import register
 from .text import TemplateConfig, TextTemplate
@@ -27,6 +27,10 @@ class PromptConfig(TemplateConfig):
         "copywriter. Answer in Spanish.'")
     temperature: float | None = Field(
         None, ge=0, le=2, description="0 = focused and repeatable, 1 = creative; empty = the default")
+    api_key: SecretName | None = Field(
+        None, title="API key (secret)",
+        description="Use this stored secret as the API key for this node instead of the configured one "
+        "(Secrets page); empty: the configured key")
 
 
 class PromptIn(BaseModel):
@@ -45,6 +49,7 @@ class LLMPrompt(NodeType[PromptConfig, PromptIn, PromptOut]):
     """
 
     type_id = "llm.prompt"
+    uses_llm = True
     display_name = "Ask the AI"
     category = "ai"
     queue = "default"  # waiting on the network, not the CPU
@@ -56,8 +61,13 @@ class LLMPrompt(NodeType[PromptConfig, PromptIn, PromptOut]):
     def input_ports(cls, config: PromptConfig) -> list[Port]:
         return TextTemplate.input_ports(config)
 
+    @classmethod
+    def is_deterministic(cls, config: PromptConfig) -> bool:
+        return config.temperature == 0  # only a "repeatable" answer may be reused
+
     def run(self, ctx: NodeContext, config: PromptConfig, inputs: PromptIn) -> PromptOut:
-        if ctx.llm is None:
+        llm = client_for(ctx, config.api_key)
+        if llm is None:
             raise NodeError(NOT_CONFIGURED, code="llm_not_configured")
         prompt = TextTemplate().run(ctx, config, inputs).text
         if not prompt.strip():
@@ -65,9 +75,9 @@ class LLMPrompt(NodeType[PromptConfig, PromptIn, PromptOut]):
                             code="empty_prompt")
         messages = [{"role": "system", "content": config.system}] if config.system.strip() else []
         messages.append({"role": "user", "content": prompt})
-        if not ctx.llm.fits(messages):
+        if not llm.fits(messages):
             raise NodeError(f"The prompt is about {count_tokens(prompt + config.system):,} tokens, more than "
-                            f"the model's context of {ctx.llm.context_tokens:,} leaves room for. Shorten it, "
+                            f"the model's context of {llm.context_tokens:,} leaves room for. Shorten it, "
                             "put text.summarise before this node, or raise MINDDOCS_LLM__CONTEXT_TOKENS if "
                             "the model takes more.", code="prompt_too_long")
-        return PromptOut(text=ctx.llm.chat(messages, temperature=config.temperature))
+        return PromptOut(text=llm.chat(messages, temperature=config.temperature))

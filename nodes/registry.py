@@ -12,6 +12,7 @@ from pydantic import BaseModel
 
 from .base import NodeType, ports_of
 from .ports import port_type_of
+from .translations import NodeTexts, texts_of, translate_entry
 
 log = logging.getLogger(__name__)
 
@@ -86,8 +87,17 @@ class Registry:
     def queues(self) -> set[str]:
         return {t.queue for t in self._types.values()}
 
-    def catalogue(self) -> list[dict[str, Any]]:
-        """Every node type with the JSON Schemas that the editor builds its forms and sockets from."""
+    def texts(self, type_id: str, lang: str) -> NodeTexts | None:
+        """A node type's texts in `lang` from its `locale/<lang>.toml` (nodes/translations.py), if any."""
+        cls = self._types.get(type_id)
+        return texts_of(cls, lang) if cls else None
+
+    def catalogue(self, lang: str | None = None) -> list[dict[str, Any]]:
+        """Every node type with the JSON Schemas that the editor builds its forms and sockets from.
+
+        With `lang`, names, descriptions, ports and settings are in that language where a translation file
+        has them (English otherwise), and each entry gets a `category_label`.
+        """
         out = []
         for cls in self:
             default_config = cls.Config.model_construct()
@@ -108,6 +118,8 @@ class Registry:
                     "outputs": [p.to_json() for p in _safe_ports(cls.output_ports, default_config, cls.Outputs)],
                 }
             )
+            if lang:
+                out[-1] = translate_entry(cls, out[-1], lang)
         return out
 
 

@@ -7,8 +7,8 @@ from typing import Literal
 from pydantic import BaseModel, Field
 
 from . import summarise_extractive
-from .base import NodeContext, NodeInputError, NodeType
-from .llm_client import LANGUAGE_NAMES, count_words
+from .base import NodeContext, NodeInputError, NodeType, SecretName
+from .llm_client import LANGUAGE_NAMES, client_for, count_words
 from .ports import Json, Text
 from .registry import register
 
@@ -24,6 +24,10 @@ class SummariseConfig(BaseModel):
     use_llm: bool = Field(
         True, description="Use the configured language model. Off: always the offline summary, and the text "
         "never leaves MindDocs")
+    api_key: SecretName | None = Field(
+        None, title="API key (secret)",
+        description="Use this stored secret as the API key for this node instead of the configured one "
+        "(Secrets page); empty: the configured key")
 
 
 class SummariseIn(BaseModel):
@@ -46,6 +50,8 @@ class Summarise(NodeType[SummariseConfig, SummariseIn, SummariseOut]):
     """
 
     type_id = "text.summarise"
+    uses_llm = True
+    deterministic = False  # with an LLM, the summary differs from one run to the next
     display_name = "Summarise"
     category = "text"
     queue = "default"  # the model call is I/O; the extractive path takes about 7 s per 100 PDF pages
@@ -57,11 +63,12 @@ class Summarise(NodeType[SummariseConfig, SummariseIn, SummariseOut]):
         if not inputs.text.strip():
             raise NodeInputError("text", "The text is empty; connect a node that produces text.")
         language = summarise_extractive.detect_language(inputs.text)
-        if ctx.llm is not None and config.use_llm:
-            result = ctx.llm.summarise(inputs.text, max_words=config.max_words, style=config.style,
+        llm = client_for(ctx, config.api_key) if config.use_llm else None
+        if llm is not None:
+            result = llm.summarise(inputs.text, max_words=config.max_words, style=config.style,
                                        language=config.language)
-            ctx.log(f"Summarised with {ctx.llm.model}: {result.calls} request(s), {result.chunks} chunk(s).")
-            info = {"method": "llm", "model": ctx.llm.model, "chunks": result.chunks, "calls": result.calls,
+            ctx.log(f"Summarised with {llm.model}: {result.calls} request(s), {result.chunks} chunk(s).")
+            info = {"method": "llm", "model": llm.model, "chunks": result.chunks, "calls": result.calls,
                     "trimmed": result.trimmed}
             summary = result.text
         else:

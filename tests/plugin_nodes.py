@@ -12,7 +12,7 @@ from pathlib import Path
 from pydantic import BaseModel, Field
 
 from nodes.base import NodeContext, NodeError, NodeType, TransientNodeError
-from nodes.ports import Text
+from nodes.ports import File, Text
 from nodes.registry import register, registry
 
 
@@ -20,6 +20,7 @@ class SleepConfig(BaseModel):
     seconds: float = Field(0.0, ge=0, le=600)
     marker_dir: str = ""
     payload_chars: int = Field(0, ge=0, description="Length of the text output")
+    cacheable: bool = Field(False, description="Let the runtime reuse its result (its output then ignores the node id)")
 
 
 class SleepIn(BaseModel):
@@ -47,11 +48,19 @@ class SleepNode(NodeType[SleepConfig, SleepIn, SleepOut]):
     type_id = "test.sleep"
     category = "test"
 
+    @classmethod
+    def is_deterministic(cls, config: SleepConfig) -> bool:
+        return config.cacheable  # otherwise it leaves markers and names itself in its output
+
     def run(self, ctx: NodeContext, config: SleepConfig, inputs: SleepIn) -> SleepOut:
         _mark(config.marker_dir, ctx, "start")
-        time.sleep(config.seconds)
+        for _ in range(int(config.seconds * 20)):
+            time.sleep(0.05)
+            ctx.check_cancelled()
+        time.sleep(config.seconds % 0.05)
         _mark(config.marker_dir, ctx, "end")
-        return SleepOut(text=(inputs.text + ctx.node_id) + "x" * config.payload_chars)
+        name = "" if config.cacheable else ctx.node_id
+        return SleepOut(text=(inputs.text + name) + "x" * config.payload_chars)
 
 
 class FailConfig(BaseModel):
@@ -80,6 +89,7 @@ class FlakyNode(NodeType[FlakyConfig, SleepIn, SleepOut]):
 
     type_id = "test.flaky"
     category = "test"
+    deterministic = False  # counts its attempts
     max_retries = 3
     retry_delay_s = 0.05
 
@@ -90,6 +100,30 @@ class FlakyNode(NodeType[FlakyConfig, SleepIn, SleepOut]):
         return SleepOut(text="ok")
 
 
-for node_type in (SleepNode, FailNode, FlakyNode):
+class ToFileConfig(BaseModel):
+    seconds: float = Field(0.0, ge=0, le=60)
+    marker_dir: str = ""
+
+
+class ToFileOut(BaseModel):
+    file: File
+
+
+class ToFileNode(NodeType[ToFileConfig, SleepIn, ToFileOut]):
+    """Store the text as a file, after a pause (for tests)."""
+
+    type_id = "test.to_file"
+    category = "test"
+    deterministic = False  # leaves markers
+
+    def run(self, ctx: NodeContext, config: ToFileConfig, inputs: SleepIn) -> ToFileOut:
+        _mark(config.marker_dir, ctx, "start")
+        time.sleep(config.seconds)
+        ref = ctx.artifacts.put_bytes(inputs.text.encode(), name=f"{inputs.text}.txt", media_type="text/plain")
+        _mark(config.marker_dir, ctx, "end")
+        return ToFileOut(file=ref)
+
+
+for node_type in (SleepNode, FailNode, FlakyNode, ToFileNode):
     if node_type.type_id not in registry:
         register(node_type)

@@ -75,6 +75,7 @@ def extract_pdf(path: Path, options: ExtractOptions) -> Extracted:
                 result.warnings.append("The PDF was damaged and has been repaired; some text may be missing.")
         pages, ocr_pages = [], []
         for index in chosen:
+            options.check_cancelled()
             with PYMUPDF_LOCK:
                 page = doc[index]
                 read, needs_ocr = _read_page(page, options, result)
@@ -103,9 +104,10 @@ def _open(path: Path, password: str) -> pymupdf.Document:
     if doc.needs_pass and not doc.authenticate(password):
         doc.close()
         if not password:
-            raise NodeInputError(PORT, "This PDF is protected with a password. Enter it in the "
-                                 "'PDF password' setting and run again.")
-        raise NodeInputError(PORT, "The PDF password is wrong; check the 'PDF password' setting.")
+            raise NodeInputError(PORT, "This PDF is protected with a password. Store the password as a "
+                                 "secret (Secrets page), choose it in the 'PDF password' setting and run again.")
+        raise NodeInputError(PORT, "The PDF password is wrong; check the secret chosen in the 'PDF password' "
+                             "setting.")
     if doc.page_count == 0:
         doc.close()
         raise NodeInputError(PORT, "The PDF has no readable pages; it is damaged or cut short. Upload an "

@@ -33,6 +33,7 @@ class ExtractOptions:
     tables: bool
     limits: Limits
     log: Callable[[str], None] = lambda message: None  # the run log (ctx.log)
+    check_cancelled: Callable[[], None] = lambda: None  # raises when the run was cancelled (ctx.check_cancelled)
 
 
 _CHARSET = re.compile(rb"""<meta[^>]+charset\s*=\s*["']?([A-Za-z0-9_-]+)""", re.IGNORECASE)

@@ -88,3 +88,118 @@ def test_embedded_runs_left_behind_by_a_killed_process_resume_on_next_start(tmp_
         assert run.state == "succeeded", run.nodes
         assert {n.node_id: n.attempts for n in run.nodes}["slow"] == 2
         assert any("resuming" in entry["message"] for entry in services.runs.logs(run_id))
+
+
+def loop_of_files(marks: Path, items: int, seconds: float) -> tuple[dict, list[str]]:
+    """names (json list) -> for each -> a file per name -> collect (ZIP) -> outputs."""
+    names = [f"contrato-{i:03d}" for i in range(items)]
+    nodes = [node("names", "io.input", name="names", kind="json", default=names),
+             node("each", "flow.for_each", concurrency=4),
+             node("file", "test.to_file", seconds=seconds, marker_dir=str(marks)),
+             node("gather", "flow.collect", zip_files=True, archive_name="contratos"),
+             node("files", "io.output", name="files"), node("zip", "io.output", name="zip")]
+    edges = [edge("names", "each", "value", "items"), edge("each", "file", "item", "text"),
+             edge("file", "gather", "file", "item"), edge("gather", "files", "items", "value"),
+             edge("gather", "zip", "archive", "value")]
+    return graph(nodes, edges, name="files per item"), names
+
+
+def item_starts(marks: Path, run_id: str) -> int:
+    return len(list(marks.glob(f"{run_id}-file*-start-*")))
+
+
+def assert_collected_exactly_once(services: Services, run, names: list[str]) -> None:
+    import zipfile
+
+    assert run.state == "succeeded", [(n.node_id, n.state, n.error_message) for n in run.nodes if n.state != "succeeded"]
+    assert [f["name"] for f in run.outputs["files"]] == [f"{name}.txt" for name in names]
+    assert [services.artifacts.read_bytes(f["artifact"]).decode() for f in run.outputs["files"]] == names
+    with zipfile.ZipFile(services.artifacts.path(run.outputs["zip"]["artifact"])) as archive:
+        assert archive.namelist() == [f"{name}.txt" for name in names]
+    # every stored file is there once: one record per content, one file on disk per record
+    from sqlalchemy import func, select
+
+    from storage.models import Artifact
+
+    with services.db.read() as s:
+        shas = set(s.scalars(select(Artifact.sha256)))
+        assert s.scalar(select(func.count()).select_from(Artifact)) == len(shas)
+    on_disk = [p for p in services.settings.artifacts_dir.rglob("*") if p.is_file() and p.parent.name != "tmp"]
+    assert sorted(p.name for p in on_disk) == sorted(shas)
+    assert {f["artifact"] for f in run.outputs["files"]} <= shas
+
+
+def test_redis_worker_killed_in_the_middle_of_a_for_each_loses_no_item(tmp_path, pg_database):
+    settings = settings_for(tmp_path, database_url=pg_database, redis_url=REDIS_URL,
+                            namespace=f"minddocs-test-{uuid.uuid4().hex[:8]}",
+                            broker={"heartbeat_timeout_ms": 2000, "maintenance_chance": 1_000_000})
+    marks = tmp_path / "marks"
+    services = Services(settings)
+    first = start_worker(settings, tmp_path / "worker1.log", threads=4)
+    second = None
+    try:
+        spec, names = loop_of_files(marks, 50, seconds=0.2)
+        version = services.graphs.save(spec)
+        run_id = services.runs.start(version.id, {})
+        wait_for(lambda: item_starts(marks, run_id) >= 12, timeout=60)
+
+        # When the worker dies with items in flight, and another worker takes over
+        stop_worker(first, signal.SIGKILL)
+        second = start_worker(settings, tmp_path / "worker2.log", threads=4)
+
+        # Then every item ends up in the collection exactly once, in order, and no file is stored twice
+        run = services.runs.wait(run_id, timeout_s=120)
+        assert_collected_exactly_once(services, run, names)
+        items = [n for n in run.nodes if n.item is not None]
+        assert len(items) == 50 and all(n.state == "succeeded" for n in items)
+        assert any(n.attempts == 2 for n in items)  # the ones in flight ran again
+    finally:
+        stop_worker(first, signal.SIGKILL)
+        if second:
+            stop_worker(second)
+        services.close()
+
+
+def test_minddocs_serve_killed_in_the_middle_of_a_for_each_finishes_after_restart(tmp_path):
+    import socket
+
+    import httpx
+
+    settings = settings_for(tmp_path)
+    marks = tmp_path / "marks"
+    spec, names = loop_of_files(marks, 50, seconds=0.1)
+    env = worker_env(settings)
+    env.pop("MINDDOCS_REDIS_URL")  # embedded: SQLite and the in-process worker
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    log = open(tmp_path / "serve.log", "ab")
+    proc = subprocess.Popen([MINDDOCS, "serve", "--port", str(port)], env=env, stdout=log,
+                            stderr=subprocess.STDOUT, start_new_session=True)
+    try:
+        base = f"http://127.0.0.1:{port}/api/v1"
+
+        def up() -> bool:
+            try:
+                return httpx.get(f"{base}/health", timeout=1).status_code == 200
+            except httpx.HTTPError:
+                return False
+
+        wait_for(up, timeout=90)
+        saved = httpx.post(f"{base}/graphs", json=spec, timeout=30).json()
+        started = httpx.post(f"{base}/graphs/{saved['id']}/runs", json={"inputs": {}}, timeout=30)
+        assert started.status_code == 202, started.text
+        run_id = started.json()["run_id"]
+        wait_for(lambda: item_starts(marks, run_id) >= 10, timeout=60)
+        # When the server process is killed with items in flight
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(10)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+    assert item_starts(marks, run_id) < 50
+
+    # Then the next start picks the run up and it completes with every item exactly once
+    with Services(settings) as services:
+        run = services.runs.wait(run_id, timeout_s=120)
+        assert_collected_exactly_once(services, run, names)

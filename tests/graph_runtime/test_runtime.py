@@ -3,29 +3,18 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
 
 from app.services import Services
 from tests.conftest import SAMPLES
-from tests.graph_runtime.backends import backend
 from tests.graphs import edge, graph, node, output
 from tests.plugin_nodes import markers
-
-BACKENDS = ["embedded-sqlite", "embedded-postgres", "redis-sqlite", "redis-postgres"]
 
 SAMPLE_INPUTS = {
     "welcome_letter.json": ({"client_name": "Lucía Pérez"}, {"letter": "Estimado/a Lucía Pérez:"}),
     "booking_summary.json": ({}, {"guest": "Ana García", "summary": "Huésped / Guest: Ana García\n"}),
 }
-
-
-@pytest.fixture(scope="module", params=BACKENDS)
-def runtime(request, tmp_path_factory) -> Services:
-    pg_url = request.getfixturevalue("pg_database") if request.param.endswith("postgres") else None
-    with backend(request.param, tmp_path_factory.mktemp(request.param), pg_url) as services:
-        yield services
 
 
 def run_graph(services: Services, spec: dict, inputs: dict | None = None, timeout: float = 60):
@@ -165,7 +154,7 @@ def test_large_outputs_go_to_the_artifact_store(runtime):
 
     assert run.state == "succeeded"
     assert len(run.outputs["text"]) == 400_000 + len("big") + len("after")
-    _, artifact = runtime.runs.runs.outputs_of(run.id, ["big"])["big"]
+    _, _, artifact = runtime.runs.runs.outputs_of(run.id, ["big"])["big"]
     assert artifact is not None and runtime.artifacts.path(artifact).exists()
 
 

@@ -71,6 +71,21 @@ def test_fixture_yields_its_code(registry, name):
     assert issues[0].message.endswith("."), issues[0].message
 
 
+@pytest.mark.parametrize("name", sorted(BROKEN))
+def test_fixture_issue_carries_the_values_of_its_sentence(registry, name):
+    (issue,) = validate_graph(load(GRAPHS / name), registry)
+
+    # every value the English sentence names is in params, so that the UI can say it in another language
+    nodes = [v for v in issue.params.values() if isinstance(v, dict)] + [
+        v for value in issue.params.values() if isinstance(value, list) for v in value if isinstance(v, dict)]
+    for ref in nodes:
+        assert set(ref) == {"id", "type", "label", "name"} and f"#{ref['id']}" in issue.message, ref
+    for key, value in issue.params.items():
+        if isinstance(value, str | int) and key not in ("variant", "side", "error"):
+            assert str(value) in issue.message, (key, value, issue.message)
+    assert issue.params or issue.code == "no_outputs"
+
+
 def test_invalid_config_reports_each_bad_setting_and_nothing_else(registry):
     # Given a 99-part join and a template that does not compile, both with edges into their config-driven inputs
     spec = load(GRAPHS / "invalid_config.json")
@@ -130,8 +145,12 @@ def test_messages_are_sentences_that_name_the_node(registry):
         "Port 'text_1' of Join texts #j expects Text but receives Image from Input #photo; "
     )
     assert str(issues[0]).startswith("[type_mismatch] Port 'text_1'")
-    assert issues[0].to_json() == {"code": "type_mismatch", "message": issues[0].message, "node_id": "j",
-                                   "port": "text_1"}
+    assert issues[0].to_json() == {
+        "code": "type_mismatch", "message": issues[0].message, "node_id": "j", "port": "text_1",
+        "params": {"port": "text_1", "expects": "Text", "receives": "Image",
+                   "node": {"id": "j", "type": "text.join", "label": None, "name": "Join texts"},
+                   "source": {"id": "photo", "type": "io.input", "label": None, "name": "Input"}},
+    }
 
 
 def test_a_node_label_names_the_node_in_messages(registry):

@@ -365,20 +365,31 @@ def test_plain_text_in_utf8_and_in_latin1(extract):
 # --- bad input --------------------------------------------------------------------------------------------
 
 
-def test_encrypted_pdf_asks_for_the_password_and_opens_with_it(extract, tmp_path):
+def test_encrypted_pdf_asks_for_the_password_and_opens_with_it(store, models, tmp_path):
     # Given the form PDF saved with a user password
     locked = tmp_path / "locked.pdf"
     with pymupdf.open(CORPUS / "pdf_form_libreoffice.pdf") as doc:
         doc.save(locked, encryption=pymupdf.PDF_ENCRYPT_AES_256, user_pw="s3cret", owner_pw="owner-s3cret")
 
+    # and the password kept as a stored secret, which the node reads through its context
+    secrets = {"pdf_ok": "s3cret", "pdf_wrong": "guess"}
+    ref = store.artifacts.put_file(locked, name="locked.pdf")
+
+    def run(**config):
+        ctx = NodeContext(run_id="r", node_id="n", artifacts=store.artifacts, models=models, secrets=secrets.get)
+        return DocExtract().run(ctx, ExtractConfig(**config), ExtractIn(document=ref))
+
     with pytest.raises(NodeInputError) as missing:
-        extract(locked)
+        run()
     with pytest.raises(NodeInputError) as wrong:
-        extract(locked, password="guess")
-    out = extract(locked, password="s3cret")
+        run(password_secret="pdf_wrong")
+    with pytest.raises(NodeError) as unknown:
+        run(password_secret="pdf_nowhere")
+    out = run(password_secret="pdf_ok")
 
     assert "protected with a password" in missing.value.message and "'PDF password'" in missing.value.message
     assert "password is wrong" in wrong.value.message and "guess" not in wrong.value.message
+    assert unknown.value.code == "secret_missing" and "'pdf_nowhere'" in unknown.value.message
     assert "Example for a Form" in out.text and out.fields["First Name"] == "Alice"
     assert out.metadata["encrypted"] is True
 
