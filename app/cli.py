@@ -131,6 +131,26 @@ def schema() -> None:
     print(json.dumps(graph_json_schema(), indent=2))
 
 
+@cli.command()
+def cache(clear: bool = typer.Option(False, "--clear", help="Empty the node result cache")) -> None:
+    """Show the size of the node result cache, or empty it."""
+    from storage.artifacts import ArtifactStore, LocalFiles
+    from storage.cache import NodeCache
+    from storage.db import Database
+    from storage.migrate import upgrade
+
+    settings = Settings()
+    db = Database(settings.db_url)
+    upgrade(db)
+    node_cache = NodeCache(db, ArtifactStore(db, LocalFiles(settings.artifacts_dir), max_bytes=1),
+                           max_bytes=settings.runtime.cache_max_mb * 1024 * 1024)
+    if clear:
+        out.print(f"Removed {node_cache.clear()} cached result(s).")
+    stats = node_cache.stats()
+    out.print(f"{stats['entries']} cached result(s), {stats['bytes'] / 1e6:.1f} MB of "
+              f"{stats['max_bytes'] / 1e6:.0f} MB, reused {stats['hits']} time(s).")
+
+
 @db_cli.command("upgrade")
 def db_upgrade() -> None:
     """Apply database migrations."""
@@ -200,7 +220,16 @@ def _extension(media_type: str) -> str:
 
 
 def _follow(services, run_id: str, titles: dict[str, str], timeout: float):
-    """Show per-node progress until the run finishes; returns the finished run."""
+    """Show per-node progress until the run finishes; returns the finished run.
+
+    The node runs of a For each loop's items count in the bar; only the failed ones get a line.
+    """
+    from graph_runtime.loops import split_instance
+
+    def title(node_run_id: str) -> str:
+        node_id, item = split_instance(node_run_id)
+        return titles.get(node_id, node_id) + (f" (item {item + 1})" if item is not None else "")
+
     seen: dict[str, str] = {}
     deadline = time.monotonic() + timeout
     with Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
@@ -213,12 +242,15 @@ def _follow(services, run_id: str, titles: dict[str, str], timeout: float):
                     seen[node.node_id] = node.state
                     took = f" {node.duration_ms:.0f} ms" if node.duration_ms is not None else ""
                     extra = f": {node.error_message}" if node.state == "failed" else ""
-                    if node.state != "running":
-                        progress.console.print(f"{SYMBOL[node.state]} {titles[node.node_id]}{took}{extra}",
+                    cached = " (reused)" if node.reused else ""
+                    if node.state != "running" and (node.item is None or node.state == "failed"):
+                        progress.console.print(f"{SYMBOL[node.state]} {title(node.node_id)}{took}{cached}{extra}",
                                                highlight=False)
-            running = [titles[n.node_id] for n in run.nodes if n.state == "running"]
+            running = sorted({titles.get(split_instance(n.node_id)[0], n.node_id) for n in run.nodes
+                              if n.state == "running"})
             done = sum(n.state in ("succeeded", "failed", "skipped", "cancelled") for n in run.nodes)
-            progress.update(task, completed=done, description=", ".join(running)[:50] or "Waiting for workers")
+            progress.update(task, total=len(run.nodes), completed=done,
+                            description=", ".join(running)[:50] or "Waiting for workers")
             if run.finished:
                 return run
             if time.monotonic() > deadline:
@@ -231,7 +263,13 @@ def _follow(services, run_id: str, titles: dict[str, str], timeout: float):
 def run(graph: Path = typer.Argument(..., help="Graph JSON file"),
         inputs: list[str] = typer.Option([], "--input", "-i", help="name=value, or name=@path for a file"),
         out_dir: Path = typer.Option(Path("out"), "--out", "-o", help="Folder for the outputs"),
-        timeout: float = typer.Option(3600, help="Give up (and cancel) after this many seconds")) -> None:
+        timeout: float = typer.Option(3600, help="Give up (and cancel) after this many seconds"),
+        no_cache: bool = typer.Option(False, "--no-cache", help="Execute every node, reuse no earlier result"),
+        server: Optional[str] = typer.Option(None, "--server", envvar="MINDDOCS_SERVER_URL",
+                                             help="Run on this MindDocs server (its URL) through the REST API"),
+        token: Optional[str] = typer.Option(None, "--token", envvar="MINDDOCS_TOKEN",
+                                            help="With --server: API token, sent as 'Authorization: Bearer'")
+        ) -> None:
     """Run a graph file and write its outputs to a folder."""
     from graph_runtime.plan import Plan
     from graph_runtime.validate import node_title
@@ -239,6 +277,10 @@ def run(graph: Path = typer.Argument(..., help="Graph JSON file"),
     from .services import Services
 
     spec = _read_graph(graph)
+    if server:
+        from .cli_remote import run_remote
+
+        return run_remote(graph, spec, inputs, out_dir, timeout, no_cache, server, token)
     settings = Settings(load_samples=False)
     services = Services(settings)
     try:
@@ -258,15 +300,16 @@ def run(graph: Path = typer.Argument(..., help="Graph JSON file"),
             except typer.BadParameter as exc:
                 _fail(str(exc), 2)
         version = services.graphs.save_named(spec.to_json(), "cli")
-        services.start()
-        run_id = services.runs.start(version.id, values)
+        services.start(scheduler=False)
+        run_id = services.runs.start(version.id, values, no_cache=no_cache)
         titles = {n.id: node_title(n, services.registry.get(n.type)) for n in spec.nodes}
         finished = _follow(services, run_id, titles, timeout)
         out_dir.mkdir(parents=True, exist_ok=True)
         exported = export_value(finished.outputs or {}, services.artifacts, out_dir, {"outputs.json"})
         (out_dir / "outputs.json").write_text(json.dumps(exported, indent=2, ensure_ascii=False), encoding="utf-8")
         if finished.state != "succeeded":
-            failed = [f"{titles[n.node_id]}: {n.error_message}" for n in finished.nodes if n.state == "failed"]
+            failed = [f"{titles.get(n.node_id, n.node_id)}: {n.error_message}" for n in finished.nodes
+                      if n.state == "failed"]
             _fail(f"The run {finished.state}.\n  " + "\n  ".join(failed), 1)
         out.print(f"[green]Done.[/] Outputs are in {out_dir}/ (run {run_id}).")
     except AppError as exc:
@@ -274,6 +317,31 @@ def run(graph: Path = typer.Argument(..., help="Graph JSON file"),
         _fail(exc.message + "".join(f"\n  {d.get('message', d)}" for d in details), 2)
     finally:
         services.close()
+
+
+@cli.command()
+def scheduler() -> None:
+    """Fire schedules and take watched folders' files until stopped (SIGTERM or Ctrl+C).
+
+    For deployments with Redis, next to the workers. Several may run: each tick still fires once.
+    """
+    import signal
+
+    from .services import Services
+
+    settings = Settings()
+    services = Services(settings)
+    services.start(scheduler=False)  # without Redis this process also runs the nodes of the runs it starts
+    loop = services.scheduler
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: loop.stop())
+    out.print(f"Scheduler running: a look every {settings.scheduler.poll_s:g} s. Stop it with Ctrl+C or SIGTERM.",
+              highlight=False)
+    try:
+        loop.run()
+    finally:
+        services.close()
+    out.print("Scheduler stopped.")
 
 
 # --- models: local transcription models (nodes/media/whisper_models.py) ---------------------------------

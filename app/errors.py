@@ -35,6 +35,47 @@ class InvalidInputs(AppError):
     code = "invalid_inputs"
 
 
+class InvalidRequest(AppError):
+    """A request parameter or header that is not usable (a bad cursor, a malformed If-Match...)."""
+
+    status = 422
+    code = "invalid_request"
+
+
+class UnsupportedMediaType(AppError):
+    status = 415
+    code = "unsupported_media_type"
+
+
 class TooLarge(AppError):
     status = 413
     code = "too_large"
+
+
+class Conflict(AppError):
+    status = 409
+    code = "conflict"
+
+
+class InvalidSecret(AppError):
+    status = 422
+    code = "invalid_secret"
+
+
+class SecretUnavailable(AppError):
+    """A stored secret cannot be read (the secrets key changed, or the value is damaged)."""
+
+    status = 409
+    code = "secret_unreadable"
+
+
+class Unauthorized(AppError):
+    """A signed request (inbound webhook) whose signature is missing, wrong, old or replayed."""
+
+    status = 401
+    code = "bad_signature"
+
+
+class InvalidWebhook(AppError):
+    status = 422
+    code = "invalid_webhook"

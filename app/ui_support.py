@@ -9,6 +9,7 @@ from __future__ import annotations
 import copy
 import json
 import weakref
+from collections.abc import Callable
 from typing import Any
 
 from pydantic import ValidationError
@@ -16,7 +17,9 @@ from sqlalchemy import delete, select
 
 from graph_runtime.plan import Plan
 from graph_runtime.spec import GraphSpec
+from graph_runtime.validate import plain_errors_with_params
 from nodes.ports import PortType, accepts
+from nodes.translations import translate_ports
 from storage.models import Graph, GraphVersion, NodeRun, Run, RunLog
 
 from .errors import NotFound
@@ -38,7 +41,7 @@ class _RegistryCache:
 
     def __init__(self, types: tuple[type, ...]) -> None:
         self.types = types
-        self.catalogue: list[dict[str, Any]] | None = None
+        self.catalogue: dict[str | None, list[dict[str, Any]]] = {}  # per language
         self.ports: dict[tuple[str, str], dict[str, list[dict[str, Any]]]] = {}
 
 
@@ -54,20 +57,23 @@ def _cache(svc: Services) -> _RegistryCache:
     return cache
 
 
-def catalogue(svc: Services) -> list[dict[str, Any]]:
-    """`registry.catalogue()`, built once per process (it builds JSON Schemas: ~60 ms); a copy per call."""
+def catalogue(svc: Services, lang: str | None = None) -> list[dict[str, Any]]:
+    """`registry.catalogue(lang)`, built once per process and language (it builds JSON Schemas: ~60 ms);
+    a copy per call."""
     cache = _cache(svc)
-    if cache.catalogue is None:
-        cache.catalogue = svc.registry.catalogue()
-    return copy.deepcopy(cache.catalogue)
+    if lang not in cache.catalogue:
+        cache.catalogue[lang] = svc.registry.catalogue(lang)
+    return copy.deepcopy(cache.catalogue[lang])
 
 
 def _copy_ports(ports: dict[str, list[dict[str, Any]]]) -> dict[str, list[dict[str, Any]]]:
     return {role: [{**p, "type": copy.deepcopy(p["type"])} for p in items] for role, items in ports.items()}
 
 
-def node_ports(svc: Services, type_id: str, config: dict[str, Any]) -> dict[str, list[dict[str, Any]]]:
-    """The input and output ports of a node of `type_id` with this config (some ports follow the config).
+def node_ports(svc: Services, type_id: str, config: dict[str, Any],
+               lang: str | None = None) -> dict[str, list[dict[str, Any]]]:
+    """The input and output ports of a node of `type_id` with this config (some ports follow the config),
+    their descriptions in `lang` where the node type has a translation (nodes/translations.py).
 
     Memoised by (type, config): the editor asks for every node's ports on every redraw, and validating a
     config can be costly (a template is parsed). The caller gets its own copy.
@@ -76,14 +82,23 @@ def node_ports(svc: Services, type_id: str, config: dict[str, Any]) -> dict[str,
     try:
         key = (type_id, json.dumps(config, sort_keys=True))
     except (TypeError, ValueError):
-        return _node_ports(svc, type_id, config)
+        return _translated(svc, type_id, lang, _node_ports(svc, type_id, config))
     ports = cache.ports.get(key)
     if ports is None:
         ports = _node_ports(svc, type_id, config)
         if len(cache.ports) >= cache.PORTS_MAX:
             cache.ports.clear()
         cache.ports[key] = ports
-    return _copy_ports(ports)
+    return _translated(svc, type_id, lang, _copy_ports(ports))
+
+
+def _translated(svc: Services, type_id: str, lang: str | None,
+                ports: dict[str, list[dict[str, Any]]]) -> dict[str, list[dict[str, Any]]]:
+    if lang:
+        texts = svc.registry.texts(type_id, lang)
+        for role, items in ports.items():
+            translate_ports(texts, role, items)
+    return ports
 
 
 def _node_ports(svc: Services, type_id: str, config: dict[str, Any]) -> dict[str, list[dict[str, Any]]]:
@@ -106,14 +121,21 @@ def _node_ports(svc: Services, type_id: str, config: dict[str, Any]) -> dict[str
     return result
 
 
-def config_problems(svc: Services, type_id: str, config: dict[str, Any]) -> dict[str, str]:
-    """Field name ('' for the whole form) -> a sentence, for a node's config as the person types it."""
+def config_problems(svc: Services, type_id: str, config: dict[str, Any],
+                    describe: Callable[[dict[str, Any]], str] | None = None) -> dict[str, str]:
+    """Field name ('' for the whole form) -> a sentence, for a node's config as the person types it.
+
+    `describe` words a problem from its parameters ({error, problem, le, ...}: pydantic's error type and
+    context, as validation issues carry them), e.g. in the person's language; pydantic's English otherwise.
+    """
     cls = svc.registry.get(type_id)
     if cls is None:
         return {"": f"Unknown node type '{type_id}'."}
     try:
         cls.Config.model_validate(config)
     except ValidationError as exc:
+        if describe is not None:
+            return {loc.split(".")[0]: describe(params) for loc, _, params in plain_errors_with_params(exc)}
         return {str(e["loc"][0]) if e["loc"] else "": e["msg"] for e in exc.errors()}
     return {}
 
@@ -166,7 +188,8 @@ def node_outputs(svc: Services, run_id: str, node_ids: list[str]) -> dict[str, d
 
     svc.runs.get(run_id)
     result: dict[str, dict[str, Any] | None] = {}
-    for node_id, (outputs, artifact) in svc.runs.runs.outputs_of(run_id, node_ids).items():
+    for node_id, row in svc.runs.runs.outputs_of(run_id, node_ids).items():
+        outputs, artifact = row[-2:]  # (state, outputs, artifact)
         if outputs is None and artifact:
             try:
                 outputs = json.loads(svc.artifacts.path(artifact).read_bytes())
