@@ -26,10 +26,17 @@ $(TEST_STAMP): pyproject.toml $(STAMP)
 NPM_STAMP := node_modules/.installed
 
 $(NPM_STAMP): package.json package-lock.json
-	npm ci --ignore-scripts --no-audit --no-fund
+	npm ci --include=dev --ignore-scripts --no-audit --no-fund
 	touch $@
 
-install: $(STAMP) $(NPM_STAMP)
+# The UI's Tailwind classes, compiled once here instead of in every browser (ui/setup.py serves the file).
+TAILWIND_CSS := ui/static/tailwind.css
+
+$(TAILWIND_CSS): $(NPM_STAMP) $(shell find ui \( -name '*.py' -o -name '*.js' -o -name '*.css' \) -not -path 'ui/static/*')
+	mkdir -p $(@D)
+	node_modules/.bin/tailwindcss --input ui/tailwind.css --output $@ --minify
+
+install: $(STAMP) $(NPM_STAMP) $(TAILWIND_CSS)
 
 install-test: $(TEST_STAMP)
 
@@ -49,7 +56,7 @@ system-packages:
 	@bash scripts/ensure-system-packages.sh
 
 ## make test: install test needs, make sure PostgreSQL and Redis are up, run the whole suite
-test: install-test $(NPM_STAMP) services system-packages
+test: install-test $(NPM_STAMP) $(TAILWIND_CSS) services system-packages
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 bench: install

@@ -14,6 +14,7 @@ from app import ui_support
 from app.services import Services
 
 from . import theme
+from .i18n import issue_text, t
 
 HISTORY = 100
 LAYER_DX, ROW_DY = 300, 150
@@ -24,8 +25,12 @@ def edge_id(edge: dict[str, Any]) -> str:
 
 
 class EditorModel:
-    def __init__(self, services: Services, spec: dict[str, Any], catalogue: list[dict[str, Any]]):
+    def __init__(self, services: Services, spec: dict[str, Any], catalogue: list[dict[str, Any]],
+                 lang: str | None = None):
+        """`catalogue` as `ui_support.catalogue(svc, lang)` gives it; with `lang`, the issues and the ports'
+        descriptions on the canvas are in that language too."""
         self.svc = services
+        self.lang = lang
         self.spec = copy.deepcopy(spec)
         self.catalogue = {c["type_id"]: c for c in catalogue}
         self.undo_stack: list[str] = []
@@ -74,10 +79,16 @@ class EditorModel:
         return next((n for n in self.spec["nodes"] if n["id"] == node_id), None)
 
     def ports(self, node: dict[str, Any]) -> dict[str, list[dict[str, Any]]]:
-        return ui_support.node_ports(self.svc, node["type"], node.get("config") or {})
+        return ui_support.node_ports(self.svc, node["type"], node.get("config") or {}, self.lang)
 
     def revalidate(self) -> None:
         self.issues = self.svc.graphs.validate(self.spec)
+
+    def issue_text(self, issue: dict[str, Any]) -> str:
+        """The issue as a sentence in the model's language (its English message without one)."""
+        if not self.lang:
+            return issue["message"]
+        return issue_text(issue, {t: c["display_name"] for t, c in self.catalogue.items()}, self.lang)
 
     def compat(self) -> dict[str, dict[str, bool]]:
         """target type label -> source type label -> may connect (nodes.ports.accepts, for the canvas)."""
@@ -95,7 +106,7 @@ class EditorModel:
         issue_ports: dict[str, list[str]] = {}
         for issue in self.issues:
             if issue.get("node_id"):
-                by_node.setdefault(issue["node_id"], []).append(issue["message"])
+                by_node.setdefault(issue["node_id"], []).append(self.issue_text(issue))
                 if issue.get("port"):
                     issue_ports.setdefault(issue["node_id"], []).append(issue["port"])
         nodes, colours = [], {}
@@ -172,22 +183,26 @@ class EditorModel:
         self.dirty = True
 
     def connection_problem(self, source: str, source_port: str, target: str, target_port: str) -> str | None:
-        """None when the wire may be drawn; otherwise why not, as a sentence (English)."""
+        """None when the wire may be drawn; otherwise why not, as a sentence (in the model's language)."""
         source_node, target_node = self.node(source), self.node(target)
         if source_node is None or target_node is None:
-            return "That node no longer exists."
+            return self._refusal("That node no longer exists.", "node_gone")
         if source == target:
-            return "A node cannot feed itself."
+            return self._refusal("A node cannot feed itself.", "self")
         out = next((p for p in self.ports(source_node)["outputs"] if p["name"] == source_port), None)
         into = next((p for p in self.ports(target_node)["inputs"] if p["name"] == target_port), None)
         if out is None or into is None:
-            return "That port no longer exists."
+            return self._refusal("That port no longer exists.", "port_gone")
         problem = ui_support.connection_problem(out, into)
         if problem:
-            return problem
+            return self._refusal(problem, "type", target=into["name"], expects=into["type_label"],
+                                 source=out["name"], gives=out["type_label"])
         if self._reaches(target, source):
-            return "This wire would make a loop; a graph must flow one way."
+            return self._refusal("This wire would make a loop; a graph must flow one way.", "loop")
         return None
+
+    def _refusal(self, english: str, reason: str, **values: str) -> str:
+        return t(f"editor.refused_{reason}", self.lang, **values) if self.lang else english
 
     def _reaches(self, start: str, goal: str) -> bool:
         todo, seen = [start], set()

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import logging
+import os
 import secrets
+import subprocess
 from pathlib import Path
 
 from fastapi import FastAPI
 from nicegui import app as nicegui_app
 from nicegui import core, ui
+from nicegui.client import Client
 from nicegui.storage import Storage
 
 from app.services import Services
@@ -15,7 +19,53 @@ from app.settings import Settings
 
 from .state import set_services
 
-STATIC = Path(__file__).resolve().parent / "static"
+UI = Path(__file__).resolve().parent
+STATIC = UI / "static"
+#: Built from ui/tailwind.css by the Tailwind CLI that `npm ci` installs (package.json); not committed.
+TAILWIND_SOURCE = UI / "tailwind.css"
+TAILWIND_CSS = STATIC / "tailwind.css"
+TAILWIND_CLI = UI.parent / "node_modules" / ".bin" / "tailwindcss"
+TAILWIND_MARK = "<!-- minddocs: precompiled tailwind -->"
+
+log = logging.getLogger(__name__)
+
+
+def build_tailwind(output: Path = TAILWIND_CSS, cli: Path = TAILWIND_CLI) -> None:
+    """Compile ui/tailwind.css into `output` with the Tailwind CLI (what `make install` runs; about 0.5 s)."""
+    output.parent.mkdir(parents=True, exist_ok=True)
+    partial = output.with_name(f".{output.stem}-{os.getpid()}.css")  # then renamed: readers never see half
+    subprocess.run([str(cli), "--input", str(TAILWIND_SOURCE), "--output", str(partial), "--minify"],
+                   cwd=UI.parent, check=True, capture_output=True, timeout=60)
+    partial.replace(output)
+
+
+def precompiled_tailwind(css: Path = TAILWIND_CSS, sources: Path = UI, cli: Path = TAILWIND_CLI) -> str | None:
+    """The compiled Tailwind stylesheet, rebuilt first when a file in `sources` is newer; None without one.
+
+    With it every page gets this small static stylesheet instead of NiceGUI's in-browser Tailwind compiler,
+    which costs each page load its script and a restyle of the whole page each time it sees new classes.
+    A stale file could lack a class just added to a page: it is rebuilt when the Tailwind CLI is installed,
+    else the pages fall back to the in-browser compiler.
+    """
+    built = css.stat().st_mtime if css.is_file() else None
+    stale = None
+    if built is not None:
+        files = (f for f in sources.rglob("*") if f.suffix in (".py", ".js", ".css") and css.parent not in f.parents)
+        stale = next((f for f in files if f.stat().st_mtime > built), None)
+    if built is None or stale is not None:
+        why = "missing" if built is None else f"older than {stale}"
+        if not cli.is_file():
+            log.warning("%s is %s and there is no Tailwind CLI at %s (run `make install`): pages compile Tailwind "
+                        "in the browser, which is slower", css, why, cli)
+            return None
+        try:
+            build_tailwind(css, cli)
+        except (OSError, subprocess.SubprocessError) as exc:
+            detail = (getattr(exc, "stderr", None) or b"").decode(errors="replace")[-500:]
+            log.warning("%s is %s and could not be rebuilt (%s %s): pages compile Tailwind in the browser, which "
+                        "is slower", css, why, exc, detail)
+            return None
+    return css.read_text(encoding="utf-8")
 
 
 def storage_secret(settings: Settings) -> str:
@@ -43,5 +93,8 @@ def mount(fastapi_app: FastAPI, services: Services, settings: Settings) -> None:
     # middleware that ui.run_with adds is reset first instead of being added twice.
     core.app.middleware_stack = None
     core.app.user_middleware.clear()
+    css = precompiled_tailwind()
+    if css is not None and TAILWIND_MARK not in Client.shared_head_html:
+        ui.add_head_html(f"{TAILWIND_MARK}<style>{css}</style>", shared=True)
     ui.run_with(fastapi_app, title="MindDocs", storage_secret=storage_secret(settings), favicon="🧩",
-                show_welcome_message=False, reconnect_timeout=10)
+                show_welcome_message=False, reconnect_timeout=10, tailwind=css is None)

@@ -121,7 +121,7 @@ async def test_editor_page_adds_wires_saves_and_restores_draft(user):
 
     user.find(marker="palette-json.get").click()
     emit("connect", {"source": "get_1", "source_port": "value", "target": "join_1", "target_port": "text_1"})
-    await user.should_see("Conexión rechazada: 'text_1' expects Text but 'value' gives Json.")
+    await user.should_see("Conexión rechazada: «text_1» espera Text, pero «value» da Json.")
     emit("key", {"key": "delete", "nodes": ["get_1"], "edges": []})
     emit("key", {"key": "delete", "nodes": ["join_1"], "edges": []})
     await user.should_not_see(marker="issue")
@@ -177,13 +177,13 @@ async def test_canvas_shows_a_runs_node_states(user):
     user.services.runs.wait(run_id, timeout_s=30)
     await user.open(f"/graphs/{gid}/edit?run={run_id}")
     canvas = user.find(marker="canvas").elements.pop()
-    for _ in range(40):
-        if all(n["data"]["state"] == "succeeded" for n in canvas.nodes):
-            break
-        import asyncio
-
-        await asyncio.sleep(0.05)
-    assert all(n["data"]["state_label"].startswith("completado · ") for n in canvas.nodes)  # state · time
+    states = canvas.run_states
+    assert set(states) == {"client", "firm", "letter", "out"}
+    assert all(s["state"] == "succeeded" for s in states.values())
+    assert all(s["label"].startswith("completado · ") for s in states.values())  # state · time
+    await user.should_see(marker="run-bar")
+    await user.should_see(f"Ejecución {run_id[:8]}")
+    await user.should_not_see(marker="follow-cancel")  # finished: nothing to cancel
 
 
 @pytest.mark.anyio

@@ -40,6 +40,20 @@ async def test_run_form_starts_a_run_and_the_detail_shows_the_result(user):
     await user.should_see(marker="copy")
 
 
+async def test_the_run_form_can_run_every_node_again_instead_of_reusing_results(user):
+    gid = graph_id(user, LETTER)
+    for reuse in (True, False):
+        await user.open(f"/graphs/{gid}/run")
+        user.find(marker="field-client_name").type("Marta")
+        if not reuse:
+            user.find(marker="reuse-results").click()  # on by default
+        user.find("start-run").click()
+        await asyncio.sleep(0.1)
+        run_id = user.services.runs.list()[0].id
+        await wait_finished(user, run_id)
+        assert user.services.runs.get(run_id).options.get("no_cache", False) is (not reuse)
+
+
 async def test_run_detail_updates_live(user):
     gid = graph_id(user, LETTER)
     version = user.services.graphs.latest(gid)
@@ -103,7 +117,7 @@ async def test_catalogue_lists_node_types_with_ports(user):
     await user.open("/nodes")
     await user.should_see("Catálogo de nodos")
     await user.should_see(marker="node-type-text.template")
-    await user.should_see("Fill a text template with values from upstream nodes.")
+    await user.should_see("Rellena una plantilla de texto con valores de los nodos anteriores.")  # es.toml
     user.find("search").type("join")
     await user.should_not_see(marker="node-type-text.template")
     await user.should_see(marker="node-type-text.join")

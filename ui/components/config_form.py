@@ -9,6 +9,8 @@ from typing import Any
 from nicegui import ui
 
 from ..i18n import t
+from .file_field import file_field
+from .secret_picker import secret_picker
 
 LONG_TEXT = 200
 
@@ -30,6 +32,8 @@ def resolve(schema: dict[str, Any], root: dict[str, Any]) -> tuple[dict[str, Any
 
 
 def field_kind(schema: dict[str, Any]) -> str:
+    if schema.get("format") in ("secret", "file"):  # a stored secret's name; a stored file's reference
+        return schema["format"]
     if "enum" in schema or "const" in schema:
         return "enum"
     kind = schema.get("type")
@@ -57,9 +61,15 @@ def config_form(schema: dict[str, Any], config: dict[str, Any], *,
         label = title + (" *" if name in required else "")
         value = config.get(name, field.get("default", raw.get("default")))
         with ui.column().classes("w-full gap-0").mark(f"config-{name}"):
-            if kind == "enum":
+            if kind == "secret":
+                secret_picker(label, name, value, on_change)
+            elif kind == "file":
+                file_field(label, name, value, field, on_change)
+            elif kind == "enum":
                 options = field.get("enum") or [field.get("const")]
-                ui.select(options, value=value if value in options else None, label=label,
+                labels = field.get("x-enum-labels") or {}  # choices in the person's language (nodes/translations.py)
+                ui.select({o: labels.get(str(o), str(o)) for o in options} if labels else options,
+                          value=value if value in options else None, label=label,
                           on_change=lambda e, n=name: on_change(n, e.value)).classes("w-full")
             elif kind == "bool":
                 ui.switch(label, value=bool(value), on_change=lambda e, n=name: on_change(n, e.value))

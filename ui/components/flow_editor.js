@@ -4,7 +4,7 @@
 import { VueFlow, Handle, Position } from "vue-flow-core";
 import { MiniMap } from "vue-flow-minimap";
 import { Background } from "vue-flow-background";
-import { markRaw } from "vue";
+import { markRaw, toRaw } from "vue";
 
 // The ESM build reads process.env.NODE_ENV, which a bundler would have replaced; there is no bundler here.
 globalThis.process = globalThis.process || { env: { NODE_ENV: "production" } };
@@ -18,11 +18,19 @@ const ESTIMATED = { width: 240.5, height: 120.5 };
 const MindNode = {
   components: { Handle },
   props: ["id", "data", "selected"],
+  inject: ["mdRun"],
   setup() {
     return { Position };
   },
+  computed: {
+    // This node's state in the run the canvas follows (pushed by Python into `run`), else the one in its data.
+    run() {
+      const pushed = this.mdRun && this.mdRun.states && this.mdRun.states[this.id];
+      return pushed || { state: this.data.state, label: this.data.state_label };
+    },
+  },
   template: `
-    <div class="md-node" :data-node-id="id" :class="['md-state-' + (data.state || 'none'),
+    <div class="md-node" :data-node-id="id" :class="['md-state-' + (run.state || 'none'),
          {'md-selected': selected, 'md-has-issues': data.issues && data.issues.length}]">
       <div class="md-node-title" :title="data.description">
         <span class="md-node-label">{{ data.label }}</span>
@@ -52,7 +60,12 @@ const MindNode = {
       <div v-if="data.issues && data.issues.length" class="md-issues">
         <div v-for="(issue, i) in data.issues" :key="i">⚠ {{ issue }}</div>
       </div>
-      <div v-if="data.state" class="md-state" :data-state="data.state">{{ data.state_label }}</div>
+      <div v-if="run.state" class="md-state" :data-state="run.state" :title="run.error || run.label">
+        <span class="md-state-label">{{ run.label }}</span>
+        <span v-if="run.reused" class="md-reused" :data-reused="run.reused" :title="run.reused_title">
+          {{ run.reused_label }}</span>
+      </div>
+      <div v-if="run.error" class="md-run-error" :title="run.error">{{ run.error }}</div>
     </div>`,
 };
 
@@ -64,21 +77,46 @@ export default {
     compat: Object,
     snap: Boolean,
     minimap: Boolean,
+    run: Object,
+  },
+  provide() {
+    return { mdRun: this.runBox };
+  },
+  watch: {
+    run: { handler(states) { this.runBox.states = states || {}; }, immediate: true },
   },
   computed: {
     flowNodes() {
       // Nodes new to the canvas get the estimated size; the others keep the size Vue Flow holds for them
-      // (passing no `dimensions` leaves it alone). `seen` is deliberately not reactive.
+      // (passing no `dimensions` leaves it alone). `seen` is deliberately not reactive. The props' plain objects
+      // (toRaw) are handed over: Vue Flow copies them into its own store, and reading them through Vue's
+      // reactive proxies made that copy slower. Python replaces the whole array on every change.
       const seen = this.seen || (this.seen = new Set());
-      return (this.nodes || []).map((n) => {
+      return (toRaw(this.nodes) || []).map((n) => {
         if (seen.has(n.id)) return n;
         seen.add(n.id);
         return { ...n, dimensions: { ...ESTIMATED } };
       });
     },
+    flowEdges() {
+      // A wire into a running node moves (the node states come from the run the canvas follows). The same
+      // array is returned until the running nodes change, so elapsed-time updates do not redraw the wires.
+      const states = this.runBox.states || {};
+      const edges = toRaw(this.edges) || [];  // plain objects, as for flowNodes
+      const running = Object.keys(states).filter((id) => states[id].state === "running").sort().join("\n");
+      const cache = this.edgeCache;
+      if (cache && cache.edges === edges && cache.running === running) return cache.result;
+      const result = !running ? edges : edges.map((e) => {
+        const moving = (states[e.target] || {}).state === "running";
+        return moving === !!e.animated ? e : { ...e, animated: moving };
+      });
+      this.edgeCache = { edges, running, result };  // deliberately not reactive, like `seen`
+      return result;
+    },
   },
   data() {
-    return { nodeTypes: { minddocs: markRaw(MindNode) }, selectedNodes: [], selectedEdges: [] };
+    return { nodeTypes: { minddocs: markRaw(MindNode) }, selectedNodes: [], selectedEdges: [], runBox: { states: {} },
+             minimapShown: false };
   },
   mounted() {
     this.keyHandler = (event) => this.onKey(event);
@@ -91,6 +129,11 @@ export default {
     onReady(instance) {
       this.flow = instance;
       setTimeout(() => this.openView(), 50);
+      // The minimap draws every node of the graph, not only those in view: it mounts once the canvas is drawn
+      // and the browser is idle, so that it does not delay the first view (about 0.4 s at 300 nodes).
+      const showMinimap = () => { this.minimapShown = true; };
+      setTimeout(() => (window.requestIdleCallback ? requestIdleCallback(showMinimap, { timeout: 1000 })
+                                                   : showMinimap()), 100);
       this.$emit("ready");
     },
     openView() {
@@ -114,6 +157,11 @@ export default {
     },
     fit_view() {
       if (this.flow) this.flow.fitView({ padding: 0.2 });
+    },
+    set_run(states) {
+      // Python pushes the followed run's node states over the websocket (FlowEditor.set_run), without
+      // resending the graph.
+      this.runBox.states = states || {};
     },
     portType(node, role, name) {
       const ports = (node && node.data && node.data[role]) || [];
@@ -224,7 +272,7 @@ export default {
   },
   template: `
     <div class="md-flow" @drop="onDrop" @dragover="onDragOver">
-      <VueFlow :only-render-visible-elements="true" :nodes="flowNodes" :edges="edges" :node-types="nodeTypes"
+      <VueFlow :only-render-visible-elements="true" :nodes="flowNodes" :edges="flowEdges" :node-types="nodeTypes"
                :snap-to-grid="snap" :snap-grid="[16, 16]"
                :delete-key-code="null" :is-valid-connection="isValid" :min-zoom="0.1" :max-zoom="2"
                :connection-radius="24" :default-edge-options="{type: 'default'}"
@@ -233,7 +281,7 @@ export default {
                @nodes-change="onNodesChange" @edges-change="onEdgesChange"
                @node-click="blurInputs" @pane-click="blurInputs" @edge-click="blurInputs">
         <Background :gap="16" />
-        <MiniMap v-if="minimap" pannable zoomable />
+        <MiniMap v-if="minimap && minimapShown" pannable zoomable />
       </VueFlow>
     </div>`,
 };

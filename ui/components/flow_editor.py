@@ -35,6 +35,7 @@ class FlowEditor(ui.element, component="flow_editor.js", dependencies=[CORE, MIN
         self._props["compat"] = compat
         self._props["snap"] = snap
         self._props["minimap"] = minimap
+        self._props["run"] = {}
         for css in CSS_FILES:
             if css.is_file():
                 ui.add_css(css.read_text(encoding="utf-8"))
@@ -50,6 +51,20 @@ class FlowEditor(ui.element, component="flow_editor.js", dependencies=[CORE, MIN
         if minimap is not None:
             self._props["minimap"] = minimap
         self.update()
+
+    def set_run(self, states: dict[str, dict[str, Any]]) -> None:
+        """Show a run's node states: node id -> {state, label, error, reused, reused_label, reused_title}.
+
+        Only the states travel (a method call over the websocket); the graph is not sent again.
+        """
+        with self._props.suspend_updates():  # an update would send the whole graph again
+            self._props["run"] = states
+        if self.client.has_socket_connection:
+            self.run_method("set_run", states)
+
+    @property
+    def run_states(self) -> dict[str, dict[str, Any]]:
+        return self._props["run"]
 
     def fit_view(self) -> None:
         self.run_method("fit_view")

@@ -10,8 +10,11 @@ from nicegui import app, ui
 
 from .. import theme
 from ..i18n import LANGUAGES, pick_language, set_language, t
+from .notification_bell import notification_bell
 
-NAV = (("/", "nav.library", "account_tree"), ("/runs", "nav.runs", "play_circle"), ("/nodes", "nav.nodes", "widgets"))
+NAV = (("/", "nav.library", "account_tree"), ("/runs", "nav.runs", "play_circle"), ("/nodes", "nav.nodes", "widgets"),
+       ("/schedules", "nav.schedules", "schedule"), ("/secrets", "nav.secrets", "key"),
+       ("/webhooks", "nav.webhooks", "webhook"))
 
 
 def ensure_language(request: Request | None) -> str:
@@ -38,6 +41,7 @@ def frame(request: Request | None, title_key: str, *, wide: bool = False, **valu
                 ui.icon(icon)
                 ui.label(t(key))
         ui.space()
+        notification_bell()
 
         def switch(e) -> None:
             set_language(e.value)

@@ -10,7 +10,7 @@ from nicegui import ui
 from app import ui_support
 
 from .. import theme
-from ..components.frame import frame
+from ..components.frame import ensure_language, frame
 from ..i18n import t
 from ..state import services
 
@@ -27,16 +27,17 @@ def port_chip(port: dict) -> None:
 
 @ui.page("/nodes")
 def catalogue_page(request: Request) -> None:
-    catalogue = ui_support.catalogue(services())
+    # names, descriptions, ports and settings in the person's language (nodes/locale/<lang>.toml)
+    catalogue = ui_support.catalogue(services(), ensure_language(request))
     with frame(request, "catalogue.title"):
         search = ui.input(t("common.search")).props("clearable outlined dense").classes("w-72").mark("search")
 
         @ui.refreshable
         def listing() -> None:
             needle = (search.value or "").lower()
-            items = [n for n in catalogue
-                     if needle in f"{n['type_id']} {n['display_name']} {n['description']} {n['category']}".lower()]
-            for category, group in groupby(items, key=lambda n: n["category"]):
+            items = [n for n in catalogue if needle in f"{n['type_id']} {n['display_name']} {n['description']} "
+                     f"{n['category']} {n.get('category_label', '')}".lower()]
+            for category, group in groupby(items, key=lambda n: n.get("category_label", n["category"])):
                 ui.label(category).classes("text-lg font-medium mt-2")
                 for node in group:
                     node_card(node)
@@ -59,8 +60,9 @@ def catalogue_page(request: Request) -> None:
                     with ui.column().classes("gap-1"):
                         ui.label(t("catalogue.config")).classes("text-xs uppercase text-gray-500")
                         for name, field in fields.items():
-                            with ui.row().classes("gap-1 items-baseline"):
-                                ui.label(name).classes("font-mono text-sm")
+                            with ui.row().classes("gap-1 items-baseline").mark(f"setting-{name}"):
+                                ui.label(field.get("title") or name).classes("text-sm")
+                                ui.label(name).classes("font-mono text-xs text-gray-500")
                                 ui.label(field.get("description", "")).classes("text-xs text-gray-500")
                         if not fields:
                             ui.label(t("catalogue.none")).classes("text-xs text-gray-400")

@@ -1,4 +1,9 @@
-"""The graph editor: palette, canvas (Vue Flow), settings panel, validation, save, undo/redo, run."""
+"""The graph editor: palette, canvas (Vue Flow), settings panel, validation, save, undo/redo, run.
+
+Run opens the run form in a dialog; the canvas then follows the run: a server-side timer reads the node
+states and pushes them to the canvas over NiceGUI's websocket (`FlowEditor.set_run`). `?run=<id>` follows a
+run from the start (the run page's "Show on canvas").
+"""
 
 from __future__ import annotations
 
@@ -14,11 +19,12 @@ from app.errors import AppError
 from .. import theme
 from ..components import flow_editor
 from ..components.config_form import config_form
-from ..components.frame import frame, not_found_page
+from ..components.frame import ensure_language, frame, not_found_page
+from ..components.run_follow import RunFollower
 from ..editor_model import EditorModel
-from ..i18n import t
+from ..i18n import config_problem_text, t
 from ..state import services
-from .run_detail import duration_text, seconds
+from .run_form import inputs_form, issues_card, start_run
 
 STATES = ("pending", "queued", "running", "succeeded", "failed", "skipped", "cancelled")
 
@@ -47,15 +53,15 @@ def editor_page(request: Request, graph_id: str, run: str | None = None) -> None
         not_found_page(request, "nav.library", exc.message)
         return
     saved = svc.graphs.latest(graph_id)
-    catalogue = ui_support.catalogue(svc)
+    lang = ensure_language(request)
+    catalogue = ui_support.catalogue(svc, lang)  # node types' texts in the person's language
     drafts = app.storage.user.setdefault("drafts", {})
     draft = drafts.get(graph_id)
     restored = bool(draft and draft.get("base") == saved.id and draft.get("spec") != saved.spec)
-    model = EditorModel(svc, draft["spec"] if restored else saved.spec, catalogue)
+    model = EditorModel(svc, draft["spec"] if restored else saved.spec, catalogue, lang)
     model.dirty = restored
     labels = {s: t(f"state.{s}") for s in STATES}
     panel_errors: dict[str, ui.label] = {}
-
     with frame(request, "editor.title", wide=True, name=graph.name):
         with ui.row().classes("w-full items-center gap-2"):
             name = ui.input(t("editor.graph_name"), value=model.spec["meta"]["name"]).classes("w-72") \
@@ -97,9 +103,9 @@ def editor_page(request: Request, graph_id: str, run: str | None = None) -> None
                 @ui.refreshable
                 def palette() -> None:
                     needle = (search.value or "").lower()
-                    items = [c for c in catalogue if needle in
-                             f"{c['type_id']} {c['display_name']} {c['description']} {c['category']}".lower()]
-                    for category, group in groupby(items, key=lambda c: c["category"]):
+                    items = [c for c in catalogue if needle in f"{c['type_id']} {c['display_name']} "
+                             f"{c['description']} {c['category']} {c.get('category_label', '')}".lower()]
+                    for category, group in groupby(items, key=lambda c: c.get("category_label", c["category"])):
                         ui.label(category).classes("text-xs uppercase text-gray-500 mt-2")
                         for entry in group:
                             palette_item(entry, lambda type_id: add_node(type_id))
@@ -116,8 +122,13 @@ def editor_page(request: Request, graph_id: str, run: str | None = None) -> None
                 else:
                     ui.label("node_modules/@vue-flow is missing: run `npm ci` in the repository root.") \
                         .classes("p-4 text-negative")
+                follower = RunFollower(canvas=canvas, graph_id=graph_id, selected=lambda: model.selected,
+                                       node_of=model.node, save_first=lambda: not model.dirty or save())
+                follower.bar()
 
             with ui.column().classes("w-80 shrink-0 h-full overflow-auto gap-2"):
+                follower.node_panel()
+
                 @ui.refreshable
                 def side_panel() -> None:
                     panel_errors.clear()
@@ -140,7 +151,8 @@ def editor_page(request: Request, graph_id: str, run: str | None = None) -> None
                             panel_errors.update(config_form(
                                 entry["config_schema"], node.get("config") or {},
                                 on_change=lambda field, value, nid=node["id"]: config_changed(nid, field, value),
-                                problems=ui_support.config_problems(svc, node["type"], node.get("config") or {})))
+                                problems=ui_support.config_problems(svc, node["type"], node.get("config") or {},
+                                                                    config_problem_text)))
 
                 side_panel()
                 ui.separator()
@@ -154,7 +166,7 @@ def editor_page(request: Request, graph_id: str, run: str | None = None) -> None
                         with ui.row().classes("no-wrap gap-1 items-start cursor-pointer").mark("issue") \
                                 .on("click", lambda i=issue: select([i["node_id"]] if i.get("node_id") else [])):
                             ui.icon("warning", color="orange").classes("text-sm")
-                            ui.label(issue["message"]).classes("text-xs")
+                            ui.label(model.issue_text(issue)).classes("text-xs")
 
                 issue_list()
 
@@ -166,6 +178,7 @@ def editor_page(request: Request, graph_id: str, run: str | None = None) -> None
         issue_list.refresh()
         if panel:
             side_panel.refresh()
+            follower.node_panel.refresh()
         if name.value != model.spec["meta"]["name"]:
             name.value = model.spec["meta"]["name"]
         if model.dirty:
@@ -175,7 +188,7 @@ def editor_page(request: Request, graph_id: str, run: str | None = None) -> None
     def config_changed(node_id: str, field: str, value) -> None:
         model.set_config(node_id, field, value)
         node = model.node(node_id)
-        problems = ui_support.config_problems(svc, node["type"], node.get("config") or {})
+        problems = ui_support.config_problems(svc, node["type"], node.get("config") or {}, config_problem_text)
         for key, label in panel_errors.items():
             label.text = problems.get(key, "")
         changed(panel=False)
@@ -183,6 +196,7 @@ def editor_page(request: Request, graph_id: str, run: str | None = None) -> None
     def select(node_ids: list[str]) -> None:
         model.selected = node_ids
         side_panel.refresh()
+        follower.node_panel.refresh()
         if canvas is not None:
             canvas.set_graph(*model.flow(labels))
 
@@ -208,12 +222,15 @@ def editor_page(request: Request, graph_id: str, run: str | None = None) -> None
             canvas.fit_view()
 
     def save() -> None:
-        try:
-            version = svc.graphs.save(model.spec, graph_id=graph_id)
-        except AppError as exc:
-            ui.notify(exc.message, type="negative", multi_line=True)
-            return False
         nonlocal saved
+        try:  # based on the version this editor loaded: a newer save by someone else is a conflict
+            version = svc.graphs.save(model.spec, graph_id=graph_id, expected_version=saved.number)
+        except AppError as exc:
+            stale = exc.code == "version_conflict"
+            ui.notify(t("editor.conflict", mine=saved.number, latest=(exc.details or {}).get("latest_version"))
+                      if stale else exc.message, type="negative", multi_line=True,
+                      **({"timeout": 0, "close_button": True} if stale else {}))  # stays until read
+            return False
         saved = version
         model.dirty = False
         app.storage.user.setdefault("drafts", {}).pop(graph_id, None)
@@ -223,9 +240,21 @@ def editor_page(request: Request, graph_id: str, run: str | None = None) -> None
         return True
 
     def run_graph() -> None:
+        """Ask for the inputs in a dialog (none asked: start at once); the canvas then follows the run."""
         if model.dirty and not save():
             return
-        ui.navigate.to(f"/graphs/{graph_id}/run")
+        issues = svc.graphs.validate(saved.spec)
+        interface = svc.graphs.interface(saved.id)["inputs"]
+        if not issues and not interface:
+            follower.follow(start_run(saved.id, {}))
+            return
+        run_dialog_card.clear()
+        with run_dialog_card:
+            ui.label(t("run_form.title", name=model.spec["meta"]["name"])).classes("text-lg font-medium")
+            if issues:
+                issues_card(issues)
+            inputs_form(saved.id, lambda run_id: (run_dialog.close(), follower.follow(run_id)))
+        run_dialog.open()
 
     def discard_draft() -> None:
         app.storage.user.setdefault("drafts", {}).pop(graph_id, None)
@@ -255,6 +284,7 @@ def editor_page(request: Request, graph_id: str, run: str | None = None) -> None
         if sorted(e.args.get("nodes", [])) != sorted(model.selected):
             model.selected = list(e.args.get("nodes", []))
             side_panel.refresh()
+            follower.node_panel.refresh()
 
     def on_key(e: events.GenericEventArguments) -> None:
         key, nodes, edges_ = e.args["key"], e.args.get("nodes", []), e.args.get("edges", [])
@@ -288,22 +318,7 @@ def editor_page(request: Request, graph_id: str, run: str | None = None) -> None
         canvas.on("drop", lambda e: add_node(e.args["type_id"], e.args["x"], e.args["y"]))
     dirty_badge.visible = model.dirty
 
-    if run:  # show a run's node states live on the canvas
-        def follow() -> None:
-            try:
-                current = svc.runs.get(run)
-            except AppError:
-                watcher.deactivate()
-                return
-            states = {n.node_id: n.state for n in current.nodes}
-            notes = {n.node_id: duration_text(n.duration_ms / 1000 if n.duration_ms is not None
-                                              else seconds(n.started_at, n.finished_at))
-                     for n in current.nodes if n.started_at}
-            if states != model.states or notes != model.state_notes:
-                model.states, model.state_notes = states, notes
-                if canvas is not None:
-                    canvas.set_graph(*model.flow(labels))
-            if current.finished:
-                watcher.deactivate()
-
-        watcher = ui.timer(0.5, follow)
+    with ui.dialog() as run_dialog:
+        run_dialog_card = ui.card().classes("w-[36rem] max-w-full").mark("run-dialog")
+    if run:  # "Show on canvas" from a run's page
+        follower.follow(run)

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-
 from fastapi import Request
 from nicegui import ui
 
@@ -13,32 +11,23 @@ from app.errors import AppError
 from .. import theme
 from ..components.frame import frame, not_found_page
 from ..components.output_view import value_view
+from ..components.run_state import (
+    duration_text,
+    node_elapsed,
+    open_new_run,
+    rerun,
+    resume,
+    reused_badge,
+    reused_of,
+    seconds,
+    settled,
+    show_reused,
+    state_badge,
+)
 from ..i18n import t
 from ..state import services
 
 REFRESH_S = 0.5
-
-
-def seconds(start: datetime | None, end: datetime | None) -> float | None:
-    if start is None:
-        return None
-    if start.tzinfo is None:
-        start = start.replace(tzinfo=UTC)
-    end = end or datetime.now(UTC)
-    if end.tzinfo is None:
-        end = end.replace(tzinfo=UTC)
-    return max((end - start).total_seconds(), 0.0)
-
-
-def duration_text(value: float | None) -> str:
-    if value is None:
-        return "—"
-    return f"{value * 1000:.0f} ms" if value < 1 else f"{value:.1f} s"
-
-
-def state_badge(state: str) -> ui.badge:
-    colour, _ = theme.STATE_STYLE.get(state, ("grey", "help"))
-    return ui.badge(t(f"state.{state}"), color=colour).mark("run-state")
 
 
 @ui.page("/runs/{run_id}")
@@ -64,11 +53,24 @@ def run_detail_page(request: Request, run_id: str) -> None:
                 cancel = ui.button(t("run_detail.cancel"), icon="stop", color="negative",
                                    on_click=lambda: (svc.runs.cancel(run_id), tick())).props("outline") \
                     .mark("cancel-run")
+            with ui.row().classes("items-center gap-2 w-full"):
+                resume_button = ui.button(t("run_detail.resume"), icon="fast_forward", color="primary",
+                                          on_click=lambda: open_new_run(resume(run_id))).props("no-caps") \
+                    .mark("resume")
+                resume_button.tooltip(t("run_detail.resume_tip"))
+                ui.button(t("run_detail.rerun_same"), icon="replay",
+                          on_click=lambda: open_new_run(rerun(run_id))).props("outline no-caps").mark("rerun")
+                ui.button(t("run_detail.new_inputs"), icon="edit_note",
+                          on_click=lambda: ui.navigate.to(f"/graphs/{graph_id}/run")).props("outline no-caps") \
+                    .mark("run-form")
                 ui.button(t("run_detail.on_canvas"), icon="account_tree",
-                          on_click=lambda: ui.navigate.to(f"/graphs/{graph_id}/edit?run={run_id}")).props("outline") \
-                    .mark("on-canvas")
-                ui.button(t("run_detail.rerun"), icon="replay",
-                          on_click=lambda: ui.navigate.to(f"/graphs/{graph_id}/run")).props("outline").mark("rerun")
+                          on_click=lambda: ui.navigate.to(f"/graphs/{graph_id}/edit?run={run_id}")) \
+                    .props("outline no-caps").mark("on-canvas")
+            resumed_from = (getattr(run, "options", None) or {}).get("reuse_from")
+            if resumed_from:
+                with ui.row().classes("items-center gap-1 text-sm text-gray-600").mark("resumed-from"):
+                    ui.label(t("run_detail.resumed_from"))
+                    ui.link(t("run_detail.title", id=resumed_from[:8]), f"/runs/{resumed_from}").classes("font-mono")
             error = ui.label("").classes("text-negative").mark("run-error")
             if run.inputs:
                 with ui.expansion(t("run_detail.inputs"), icon="input").classes("w-full"):
@@ -86,13 +88,14 @@ def run_detail_page(request: Request, run_id: str) -> None:
                         ui.label(labels.get(node.node_id, node.node_id)).classes("font-medium")
                         ui.label(node.node_type).classes("text-xs text-gray-500")
                         ui.space()
+                        reused = reused_badge(None).mark(f"reused-{node.node_id}")
                         state = ui.label("").mark(f"state-{node.node_id}")
                         took = ui.label("").classes("text-xs text-gray-500 w-20 text-right")
                     node_error = ui.label("").classes("text-negative text-sm")
                     outputs_box = ui.column().classes("w-full")
                     exp.on_value_change(lambda e, nid=node.node_id: e.value and show_node_outputs(nid))
                 node_rows[node.node_id] = {"icon": icon, "state": state, "took": took, "error": node_error,
-                                           "outputs": outputs_box, "expansion": exp}
+                                           "outputs": outputs_box, "expansion": exp, "reused": reused}
 
         ui.label(t("run_detail.outputs")).classes("text-lg font-medium")
         outputs_box = ui.column().classes("w-full gap-3").mark("run-outputs")
@@ -121,10 +124,9 @@ def run_detail_page(request: Request, run_id: str) -> None:
             row["icon"].name = icon_name
             row["icon"].props(f"color={colour}")
             row["state"].text = t(f"state.{node.state}")
-            elapsed = (node.duration_ms / 1000 if node.duration_ms is not None
-                       else seconds(node.started_at, node.finished_at))
-            row["took"].text = duration_text(elapsed) if node.started_at else ""
+            row["took"].text = duration_text(node_elapsed(node)) if node.started_at else ""
             row["error"].text = node.error_message or ""
+            show_reused(row["reused"], reused_of(node))
             if seen["nodes"].get(node.node_id) != node.state:
                 seen["nodes"][node.node_id] = node.state
                 if row["expansion"].value:
@@ -133,6 +135,7 @@ def run_detail_page(request: Request, run_id: str) -> None:
             seconds(current.started_at or current.created_at, current.finished_at))
         error.text = current.error_message or ""
         cancel.visible = not current.finished
+        resume_button.visible = current.state == "failed"
         if seen["state"] != current.state:
             seen["state"] = current.state
             badge_slot.clear()
@@ -156,7 +159,7 @@ def run_detail_page(request: Request, run_id: str) -> None:
                 for entry in logs:
                     ui.label(f"{entry['at'][11:19]} {entry['level']:<7} {entry['node_id'] or '':<12} "
                              f"{entry['message']}").classes("whitespace-pre-wrap")
-        if current.finished:
+        if settled(current):
             timer.deactivate()
 
     timer = ui.timer(REFRESH_S, tick)

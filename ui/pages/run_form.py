@@ -4,15 +4,17 @@ from __future__ import annotations
 
 import io
 import json
+from collections.abc import Callable
 from typing import Any
 
 from fastapi import Request
 from nicegui import events, ui
 
+from app import ui_support
 from app.errors import AppError
 
 from ..components.frame import frame, not_found_page
-from ..i18n import t
+from ..i18n import issue_text, language, t
 from ..state import services
 
 FILE_KINDS = {"file": "", "document": ".pdf,.docx,.odt,.txt,.md,.html,.rtf", "image": "image/*", "audio": "audio/*"}
@@ -85,6 +87,54 @@ def collect(interface: list[dict[str, Any]], values: dict[str, Any]) -> tuple[di
     return inputs, problems
 
 
+def start_run(version_id: str, inputs: dict[str, Any], *, reuse: bool = True) -> str | None:
+    """Start a run; on a refusal (graph problems, wrong inputs) tell the person why and return None.
+
+    `reuse`: nodes whose settings and inputs did not change since an earlier run take its results.
+    """
+    try:
+        return services().runs.start(version_id, inputs, no_cache=not reuse)
+    except AppError as exc:
+        ui.notify(exc.message, type="negative", multi_line=True)
+        return None
+
+
+def inputs_form(version_id: str, on_started: Callable[[str], None]) -> None:
+    """The fields of a graph version's inputs and a Run button; `on_started(run_id)` once the run starts.
+
+    Used by the run page and by the editor's run dialog.
+    """
+    interface = services().graphs.interface(version_id)["inputs"]
+    values: dict[str, Any] = {}
+    if not interface:
+        ui.label(t("run_form.no_inputs")).classes("text-gray-600")
+    for decl in interface:
+        input_field(decl, values)
+    reuse = ui.switch(t("run_form.reuse"), value=True).mark("reuse-results") \
+        .tooltip(t("run_form.reuse_help"))
+
+    def start() -> None:
+        inputs, problems = collect(interface, values)
+        if problems:
+            ui.notify(" ".join(problems), type="warning", multi_line=True)
+            return
+        run_id = start_run(version_id, inputs, reuse=reuse.value)
+        if run_id:
+            on_started(run_id)
+
+    ui.button(t("run_form.start"), icon="play_arrow", on_click=start).mark("start-run")
+
+
+def issues_card(issues: list[dict[str, Any]], edit_url: str | None = None) -> None:
+    with ui.card().classes("w-full bg-red-50").mark("issues"):
+        ui.label(t("run_form.issues")).classes("font-medium")
+        names = {c["type_id"]: c["display_name"] for c in ui_support.catalogue(services(), language())}
+        for issue in issues:
+            ui.label(f"• {issue_text(issue, names)}").classes("text-sm")
+        if edit_url:
+            ui.link(t("library.edit"), edit_url)
+
+
 @ui.page("/graphs/{graph_id}/run")
 def run_form_page(request: Request, graph_id: str) -> None:
     svc = services()
@@ -94,32 +144,9 @@ def run_form_page(request: Request, graph_id: str) -> None:
         not_found_page(request, "nav.library", exc.message)
         return
     version = svc.graphs.latest(graph_id)
-    interface = svc.graphs.interface(version.id)["inputs"]
     issues = svc.graphs.validate(version.spec)
-    values: dict[str, Any] = {}
     with frame(request, "run_form.title", name=graph.name):
         if issues:
-            with ui.card().classes("w-full bg-red-50").mark("issues"):
-                ui.label(t("run_form.issues")).classes("font-medium")
-                for issue in issues:
-                    ui.label(f"• {issue['message']}").classes("text-sm")
-                ui.link(t("library.edit"), f"/graphs/{graph_id}/edit")
+            issues_card(issues, f"/graphs/{graph_id}/edit")
         with ui.card().classes("w-full max-w-2xl"):
-            if not interface:
-                ui.label(t("run_form.no_inputs")).classes("text-gray-600")
-            for decl in interface:
-                input_field(decl, values)
-
-            def start() -> None:
-                inputs, problems = collect(interface, values)
-                if problems:
-                    ui.notify(" ".join(problems), type="warning", multi_line=True)
-                    return
-                try:
-                    run_id = svc.runs.start(version.id, inputs)
-                except AppError as exc:
-                    ui.notify(exc.message, type="negative", multi_line=True)
-                    return
-                ui.navigate.to(f"/runs/{run_id}")
-
-            ui.button(t("run_form.start"), icon="play_arrow", on_click=start).mark("start-run")
+            inputs_form(version.id, lambda run_id: ui.navigate.to(f"/runs/{run_id}"))

@@ -124,7 +124,7 @@ def test_build_save_run_in_chromium(page, shots):
     chips = page.locator(".q-field", has_text="Variables").locator("input")
     chips.fill("name")
     chips.press("Enter")
-    page.locator(".q-field", has_text="Template").locator("textarea").fill("Hola {{ name }}")
+    page.locator(".q-field", has_text="Plantilla").locator("textarea").fill("Hola {{ name }}")
     handle(page, "template_1", "name", "target").wait_for()
 
     wire(page, "input_1", "value", "template_1", "name")
@@ -157,13 +157,24 @@ def test_build_save_run_in_chromium(page, shots):
     page.locator('[data-testid="save"]').click()
     page.get_by_text("Guardada la versión 2.").wait_for()
 
-    # Then it runs
+    # Then it runs from the editor: the run form opens in a dialog and the canvas follows the run live
     page.locator('[data-testid="run"]').click()
-    page.wait_for_url(re.compile(r".*/graphs/\w+/run"))
-    page.locator("textarea").first.fill("Marta")
-    page.screenshot(path=shots / "07-run-form.png")
-    page.get_by_role("button", name="Ejecutar").last.click()
-    page.wait_for_url(re.compile(r".*/runs/\w+"))
+    dialog = page.locator(".q-dialog")
+    dialog.locator("textarea").first.fill("Marta")
+    page.screenshot(path=shots / "07-run-dialog.png")
+    dialog.get_by_role("button", name="Ejecutar").click()
+    for node in ("input_1", "template_1", "output_1"):
+        page.locator(f'.vue-flow__node[data-id="{node}"] .md-state[data-state="succeeded"]').wait_for(timeout=60_000)
+    assert re.search(r"/edit\?run=\w+$", page.url), page.url  # still the editor, following the run
+    assert "completado · " in page.locator('.vue-flow__node[data-id="template_1"] .md-state').inner_text()
+    page.screenshot(path=shots / "08-run-on-canvas.png")
+
+    # Clicking a node shows what it produced; the run's own page has the result too
+    page.locator('.vue-flow__node[data-id="output_1"] .md-node-title').click()
+    page.get_by_text("Hola Marta").first.wait_for()
+    page.screenshot(path=shots / "09-node-outputs.png")
+    page.get_by_text(re.compile(r"^Ejecución \w{8}$")).click()
+    page.wait_for_url(re.compile(r".*/runs/\w+$"))
     page.get_by_text("Hola Marta").first.wait_for(timeout=60_000)
-    page.screenshot(path=shots / "08-run-succeeded.png")
+    page.screenshot(path=shots / "10-run-succeeded.png")
     assert page.locator(".q-badge", has_text="completado").count() >= 1
