@@ -6,7 +6,10 @@
 FROM node:20-bookworm-slim AS web
 WORKDIR /src
 COPY package.json package-lock.json ./
-RUN npm ci --ignore-scripts --no-audit --no-fund
+RUN npm ci --ignore-scripts --no-audit --no-fund --include=dev
+# Tailwind compiled once here (as `make install` does), not in every browser
+COPY ui ui
+RUN node_modules/.bin/tailwindcss --input ui/tailwind.css --output ui/static/tailwind.css --minify
 
 FROM python:3.11-slim-bookworm
 ARG EXTRAS=""
@@ -21,6 +24,7 @@ COPY nodes nodes
 COPY graph_runtime graph_runtime
 COPY storage storage
 COPY ui ui
+COPY --from=web /src/ui/static ui/static
 COPY marketplace marketplace
 COPY sample_graphs sample_graphs
 COPY --from=web /src/node_modules node_modules

@@ -28,11 +28,14 @@ tasks and the websocket frames.
 `--profile` (on by default) then looks at where the time goes, outside the timed loads: one load of the
 largest graph with a Chromium trace (main-thread time by kind, long tasks) and a JS CPU profile (CDP
 Profiler); the server's time to build each page (HTTP GET) and the editor's Python steps timed in this
-process. `--experiments N` loads the largest graph N more times with the page changed in the browser only
-(Tailwind's CSS precompiled; only the visible nodes mounted), to size two remedies.
+process. `--experiments N` loads the largest graph N more times in each of a few variants, with the page or
+flow_editor.js changed in the browser only (request interception), to size what each load-time remedy buys:
+NiceGUI's in-browser Tailwind compiler instead of the precompiled stylesheet, the minimap mounted with the
+canvas, the graph handed to Vue Flow through reactive proxies, all three (the editor before them), and no
+minimap / no background at all. The page's Tailwind mode (precompiled or in the browser) is recorded.
 
     .venv/bin/python bench/editor.py                  # ~2-2.5 min on 2 busy cores, bounded by --budget
-    .venv/bin/python bench/editor.py --sizes 300 --repeats 2 --no-profile --experiments 3   # ~2 min
+    .venv/bin/python bench/editor.py --sizes 300 --repeats 3 --no-profile --experiments 5   # ~3 min
 
 Writes bench/results/editor-<time>.json (gitignored). Stops the server and Chromium even when it fails.
 """
@@ -45,6 +48,7 @@ import itertools
 import json
 import os
 import platform
+import re
 import socket
 import statistics
 import subprocess
@@ -185,6 +189,7 @@ new PerformanceObserver(l => { for (const e of l.getEntries())
 NAVIGATION_JS = """() => { const n = performance.getEntriesByType('navigation')[0];
     return {request_start: n.requestStart, response_start: n.responseStart, response_end: n.responseEnd,
             html_bytes: n.decodedBodySize, dom_content_loaded: n.domContentLoadedEventEnd,
+            tailwind: document.querySelector('script[src*="tailwindcss"]') ? 'in browser' : 'precompiled',
             long_tasks: window.__mdLongTasks || []}; }"""
 MAIN_THREAD = ("TaskDuration", "ScriptDuration", "RecalcStyleDuration", "LayoutDuration", "TaskOtherDuration")
 
@@ -376,8 +381,6 @@ def summarise_trace(raw: bytes, url: str) -> dict[str, Any]:
                            for t in tasks if t["dur"] >= 50_000 and t["ts"] >= origin]}
 
 
-TAILWIND_CSS_JS = ("() => [...document.querySelectorAll('style')].map(s => s.textContent)"
-                   ".find(t => t.startsWith('/*! tailwindcss')) || ''")
 FIRST_NODE_DRAWN_JS = f"""() => {{
     const el = document.querySelector('.vue-flow__node[data-id="{CLICK_NODE}"]');
     return el && el.style.visibility !== 'hidden' && document.querySelector('.vue-flow__edge')
@@ -396,25 +399,46 @@ def patched_js(pairs: list[tuple[str, str]]):
     return handler
 
 
-def run_experiments(browser, url: str, path: str, tailwind_css: str, repeats: int) -> dict[str, Any]:
+def in_browser_tailwind(route) -> None:
+    """The page as NiceGUI serves it with `tailwind=True`: its in-browser compiler instead of the precompiled CSS."""
+    response = route.fetch()
+    body = response.text()
+    mark = "<!-- minddocs: precompiled tailwind -->"
+    start = body.find(mark)
+    static = re.search(r'src="([^"]*/static/)nicegui\.js"', body)
+    if start < 0 or not static:
+        raise RuntimeError("experiment patch no longer applies: no precompiled Tailwind <style> in the page")
+    end = body.index("</style>", start) + len("</style>")
+    compiler = ('<style type="text/tailwindcss">@custom-variant dark (&:where(body.body--dark, body.body--dark *));'
+                f'</style><script defer src="{static.group(1)}tailwindcss.min.js"></script>')
+    route.fulfill(response=response, body=body[:start] + compiler + body[end:])
+
+
+def run_experiments(browser, url: str, path: str, repeats: int) -> dict[str, Any]:
     """Load the largest graph with parts of the page changed in the browser (the repository is untouched).
 
-    - static Tailwind: tailwindcss.min.js (Tailwind's in-browser compiler, which rescans the DOM and rewrites
-      its <style> after DOM changes) is replaced by the CSS it generated for this page, inserted once;
-    - visible only: Vue Flow's `only-render-visible-elements` on, and no fit-view on load (zoom 1 at the
-      graph's origin), so only the nodes in view are mounted.
-    `rendered` here is: node t001 drawn (measured, visible) and at least one edge, since with `visible only`
-    most nodes are never in the DOM; `interactive` as in the timed loads.
+    Each variant patches the page or flow_editor.js through request interception:
+    - in-browser Tailwind: NiceGUI's in-browser Tailwind compiler instead of the precompiled stylesheet;
+    - minimap at load: the minimap (it draws every node of the graph, not only those in view) mounts with the
+      canvas, instead of once the canvas is drawn and the browser is idle;
+    - reactive props: the graph is handed to Vue Flow through Vue's reactive proxies of the props instead of
+      as the props' plain objects (`toRaw`);
+    - as before: the three above together (the editor before these changes);
+    - no minimap: `<MiniMap>` is never mounted; no background: the dotted `<Background>` is left out.
+    `rendered` here is: node t001 drawn (measured, visible) and at least one edge; `interactive` as in the
+    timed loads.
     """
-    static = ("(() => { const s = document.createElement('style');"
-              f" s.textContent = {json.dumps(tailwind_css)}; document.head.appendChild(s); }})();")
-    tailwind = ("**/tailwindcss.min.js",
-                lambda route: route.fulfill(status=200, body=static, content_type="text/javascript"))
-    visible = ("**/flow_editor.js", patched_js([
-        ('<VueFlow :nodes="nodes"', '<VueFlow :only-render-visible-elements="true" :nodes="nodes"'),
-        ("setTimeout(() => instance.fitView({ padding: 0.2 }), 50);", "")]))
-    variants = {"as is": [], "static Tailwind CSS": [tailwind], "visible only, zoom 1": [visible],
-                "visible only + static Tailwind": [visible, tailwind]}
+    at_load = [("minimapShown: false", "minimapShown: true")]
+    reactive = [("(toRaw(this.nodes) || [])", "(this.nodes || [])"), ("toRaw(this.edges) || []", "this.edges || []")]
+    tailwind = (f"**{path}", in_browser_tailwind)
+
+    def js(pairs: list[tuple[str, str]]) -> tuple[str, Any]:
+        return "**/flow_editor.js", patched_js(pairs)
+
+    variants = {"as is": [], "in-browser Tailwind": [tailwind], "minimap at load": [js(at_load)],
+                "reactive props": [js(reactive)], "as before (all three)": [tailwind, js(at_load + reactive)],
+                "no minimap": [js([('<MiniMap v-if="minimap && minimapShown"', '<MiniMap v-if="false"')])],
+                "no background": [js([('<Background :gap="16" />', "")])]}
     contexts = {}
     for name, routes in variants.items():
         context = browser.new_context(locale="en-US", viewport=VIEWPORT,
@@ -621,17 +645,9 @@ def main() -> int:
                     result["server_get"] = server_build_times(url, paths)
                 if args.experiments:
                     big = max(sizes)
-                    page = context.new_page()  # the CSS Tailwind generates for the editor, panel included
-                    page.goto(url + f"/graphs/{graph_ids[min(sizes)]}/edit")
-                    page.wait_for_function(editor_ready_js(min(sizes)), polling="raf")
-                    page.locator(f'.vue-flow__node[data-id="{CLICK_NODE}"] .md-node-title').click()
-                    page.get_by_text(f"text.template · #{CLICK_NODE}").wait_for()
-                    page.wait_for_timeout(300)
-                    css = page.evaluate(TAILWIND_CSS_JS)
-                    page.close()
-                    print(f"experiments on {big} nodes ({len(css)} bytes of Tailwind CSS) ...", flush=True)
+                    print(f"experiments on {big} nodes ...", flush=True)
                     result["experiments"] = run_experiments(browser, url, f"/graphs/{graph_ids[big]}/edit",
-                                                            css, args.experiments)
+                                                            args.experiments)
                 browser.close()
                 browser = None
         finally:
@@ -639,6 +655,8 @@ def main() -> int:
                 with contextlib.suppress(Exception):  # best effort: the Playwright driver may be gone
                     browser.close()
             stop_server(proc)
+            if sys.exc_info()[0] is not None:  # failing: show what the server said
+                print("server log (tail):\n" + (Path(tmp) / "server.log").read_text(errors="replace")[-3000:])
         result["server_log_tail"] = (Path(tmp) / "server.log").read_text(errors="replace")[-2000:]
     if "profile" in result:
         result["python_steps"] = python_steps(sizes)
@@ -658,7 +676,7 @@ def summarise_loads(loads: list[dict[str, Any]]) -> dict[str, Any]:
     out: dict[str, Any] = {key: summary([r[key] for r in loads]) for key in keys}
     out["main_thread_ms"] = {k: statistics.median(r["main_thread_ms"][k] for r in loads) for k in MAIN_THREAD}
     last = loads[-1]
-    out.update(html_bytes=last["html_bytes"], dom_nodes=last["dom_nodes"], ws=last["ws"],
+    out.update(html_bytes=last["html_bytes"], dom_nodes=last["dom_nodes"], ws=last["ws"], tailwind=last["tailwind"],
                long_tasks_over_500ms=statistics.median(sum(1 for t in r["long_tasks"] if t[1] >= 500)
                                                        for r in loads))
     return out
@@ -673,9 +691,9 @@ def print_report(result: dict[str, Any], out: Path) -> None:
     print(f"\nEditor load time — {result['date']}; {m['nproc']} CPUs ({m['cpu']}), {m['ram_gib']} GiB RAM, "
           f"load average {m['loadavg'][0]:.1f} -> {m['loadavg_end'][0]:.1f}; {m['chromium']}; "
           f"NiceGUI {m['nicegui']}, Playwright {m['playwright']}")
-    print(f"command: {result['command']}\nmedian (min–max) of {result['repeats']} loads; browser clock, "
-          f"0 = navigation start\n")
     summ = result["summary"]
+    print(f"command: {result['command']}\nmedian (min–max) of {result['repeats']} loads; browser clock, "
+          f"0 = navigation start; Tailwind CSS: {summ['library']['tailwind']}\n")
     base = summ["library"]["interactive_ms"]["median"]
     print("| page | HTML | HTML received | all nodes mounted | rendered | click → answer | **interactive** "
           "| ÷ baseline | ÷ target |")

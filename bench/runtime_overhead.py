@@ -356,7 +356,8 @@ def drop_namespace(namespace: str) -> None:
 
 # --- set-ups ----------------------------------------------------------------------------------------
 def bench_embedded(tmp: Path, graph: dict[str, Any], args: argparse.Namespace) -> dict[str, Any]:
-    settings = Settings(_env_file=None, data_dir=tmp / "embedded", load_samples=False)
+    # the node cache is off: every run must execute every node (reuse is measured in bench/batch.py)
+    settings = Settings(_env_file=None, data_dir=tmp / "embedded", load_samples=False, runtime={"cache": False})
     with Services(settings) as services:
         runs = measure_runs(services, graph, args.runs)
     services = Services(settings)  # not started: no worker thread, the engine is driven directly
@@ -380,9 +381,10 @@ def bench_redis(tmp: Path, graph: dict[str, Any], args: argparse.Namespace,
     namespace = f"bench-{uuid.uuid4().hex[:8]}"
     data_dir = tmp / f"redis-{uuid.uuid4().hex[:4]}"
     settings = Settings(_env_file=None, data_dir=data_dir, load_samples=False, redis_url=REDIS_URL,
-                        database_url=database_url, broker={"namespace": namespace})
+                        database_url=database_url, broker={"namespace": namespace}, runtime={"cache": False})
     env = {"MINDDOCS_REDIS_URL": REDIS_URL, "MINDDOCS_DATA_DIR": str(data_dir),
-           "MINDDOCS_BROKER__NAMESPACE": namespace, "MINDDOCS_LOAD_SAMPLES": "false"}
+           "MINDDOCS_BROKER__NAMESPACE": namespace, "MINDDOCS_LOAD_SAMPLES": "false",
+           "MINDDOCS_RUNTIME__CACHE": "false"}
     if database_url:
         env["MINDDOCS_DATABASE_URL"] = database_url
     services = Services(settings)  # migrates the database before the worker opens it
