@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import csv
 import json
 import subprocess
+import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -60,7 +62,8 @@ def llm_services(tmp_path_factory, fake_llm):
 def test_there_are_sample_graphs_for_each_use_case():
     names = {p.stem for p in SAMPLES.glob("*.json")}
     assert names == {"welcome_letter", "booking_summary", "contract_from_client_data", "summarise_report",
-                     "scan_to_fields", "document_to_social_posts", "tourist_photo_cleanup", "meeting_minutes"}
+                     "scan_to_fields", "document_to_social_posts", "tourist_photo_cleanup", "meeting_minutes",
+                     "mass_contracts"}
 
 
 def test_welcome_letter(services):
@@ -145,3 +148,74 @@ def test_meeting_minutes(services, tmp_path):
     text = pdf_text(services, run.outputs["minutes_pdf"]).lower()
     assert "acta" in text and "march" in text and "budget" in text
     assert "-->" in services.artifacts.read_bytes(run.outputs["subtitles"]["artifact"]).decode()
+
+
+CLIENTS = [
+    {"nombre": "Lucía Pérez Gómez", "nif": "12345678Z", "direccion": "Calle Mayor 1, Madrid",
+     "servicio": "asesoría laboral", "importe": 1200, "fecha": "2026-01-15"},
+    {"nombre": "ACME <Corp> & Sons", "nif": "B87654321", "direccion": "Avda. Diagonal 640, Barcelona",
+     "servicio": "auditoría de cuentas", "importe": 3500, "fecha": "2026-02-01"},
+    {"nombre": "Jürgen Müller", "nif": "X1234567L", "direccion": "Plaza Nueva 3, Sevilla",
+     "servicio": "traducción jurada", "importe": 450, "fecha": "2026-03-10"},
+    {"nombre": "Lucía Pérez Gómez", "nif": "00000001R", "direccion": "Rúa do Franco 7, Santiago",
+     "servicio": "mediación", "importe": 800, "fecha": "2026-04-22"},  # same name again: the ZIP numbers it
+]
+
+
+def test_mass_contracts(services, tmp_path):
+    # Given: a semicolon-separated CSV as Spanish Excel saves it (UTF-8 with BOM), and the shipped template
+    clients = tmp_path / "clientes.csv"
+    with clients.open("w", encoding="utf-8-sig", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=list(CLIENTS[0]), delimiter=";")
+        writer.writeheader()
+        writer.writerows(CLIENTS)
+    inputs = {"clients": upload(services, clients),
+              "template": upload(services, SAMPLES / "mass_contracts_template.docx"), "empresa": "Bufete Ruiz S.L.P."}
+
+    run = run_sample(services, "mass_contracts", inputs)
+
+    # Then: one PDF per row, in the order of the rows, each naming its own client and its own data
+    assert run.outputs["count"] == len(CLIENTS) and run.outputs["errors"] == []
+    archive = run.outputs["contracts_zip"]
+    assert archive["name"] == "contratos.zip" and archive["media_type"] == "application/zip"
+    with zipfile.ZipFile(services.artifacts.path(archive["artifact"])) as zf:
+        names = zf.namelist()
+        assert names == ["contrato-Lucía Pérez Gómez.pdf", "contrato-ACME -Corp- & Sons.pdf",
+                         "contrato-Jürgen Müller.pdf", "contrato-Lucía Pérez Gómez (2).pdf"]
+        for name, client in zip(names, CLIENTS, strict=True):
+            text = pdf_text_of(zf.read(name))
+            assert client["nombre"] in text and client["nif"] in text and client["servicio"] in text, text
+            assert f"{client['importe']} euros" in text and "Bufete Ruiz S.L.P." in text
+            assert "{{" not in text and "CONTRATO DE PRESTACIÓN DE SERVICIOS" in text
+    items = [n for n in run.nodes if n.node_id.startswith(("fill[", "pdf["))]
+    assert len(items) == 2 * len(CLIENTS) and all(n.state == "succeeded" for n in items)
+
+
+def test_mass_contracts_reads_excel_and_leaves_out_a_row_that_fails(services, tmp_path):
+    from openpyxl import Workbook
+
+    # Given: an Excel sheet whose second client has no amount, which the template multiplies for the VAT
+    book = Workbook()
+    sheet = book.active
+    sheet.append(list(CLIENTS[0]))
+    for client in CLIENTS[:3]:
+        sheet.append([None if key == "importe" and client is CLIENTS[1] else value for key, value in client.items()])
+    book.save(tmp_path / "clientes.xlsx")
+    inputs = {"clients": upload(services, tmp_path / "clientes.xlsx"),
+              "template": upload(services, SAMPLES / "mass_contracts_template.docx")}
+
+    run = run_sample(services, "mass_contracts", inputs)
+
+    # Then: the other rows become contracts (the company name is the default), the bad row is reported
+    assert run.outputs["count"] == 2
+    [error] = run.outputs["errors"]
+    assert error["item"] == 1 and error["node"] == "fill" and "could not be filled" in error["error"], error
+    with zipfile.ZipFile(services.artifacts.path(run.outputs["contracts_zip"]["artifact"])) as zf:
+        texts = [pdf_text_of(zf.read(name)) for name in zf.namelist()]
+    assert len(texts) == 2 and CLIENTS[0]["nombre"] in texts[0] and CLIENTS[2]["nombre"] in texts[1]
+    assert "1452,00 euros" in texts[0] and "544,50 euros" in texts[1] and "MindDocs S.L." in texts[0]
+
+
+def pdf_text_of(data: bytes) -> str:
+    with pymupdf.open(stream=data, filetype="pdf") as pdf:
+        return " ".join(" ".join(page.get_text() for page in pdf).split())
