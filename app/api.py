@@ -165,9 +165,12 @@ def health() -> dict[str, str]:
 
 
 @router.get("/nodes", tags=["catalogue"])
-def node_catalogue(request: Request) -> list[dict[str, Any]]:
+def node_catalogue(request: Request,
+                   lang: str | None = Query(None, pattern=r"^[a-z]{2}$",
+                                            description="Texts in this language where translated, e.g. es")
+                   ) -> list[dict[str, Any]]:
     """Every installed node type: ports, settings (as JSON Schema), queue and documentation."""
-    return services(request).registry.catalogue()
+    return services(request).registry.catalogue(lang)
 
 
 @router.get("/schema", tags=["catalogue"])

@@ -44,6 +44,8 @@ log = logging.getLogger("minddocs.engine")
 #: Node outputs larger than this (as JSON) are kept in the artifact store instead of the database.
 LARGE_OUTPUT_BYTES = 256 * 1024
 RETRY_MAX_MS = 60_000
+#: Node runs one `execute` call may run after a reused result before handing the rest to the broker.
+CONTINUE_MAX = 200
 
 
 class Dispatch(Protocol):
@@ -92,6 +94,7 @@ class Engine:
         self._items: OrderedDict[tuple[str, str], list[Any]] = OrderedDict()  # (run, for-each node) -> items
         self._cancelled: dict[str, tuple[float, bool]] = {}
         self._pool = ThreadPoolExecutor(max_workers=64, thread_name_prefix="node")
+        self._local = threading.local()  # per worker thread: node runs to continue with (see execute)
         self._lock = threading.Lock()
 
     # --- loading --------------------------------------------------------------------------------
@@ -181,9 +184,17 @@ class Engine:
         self.dispatch(run_id, node_run_id or node.spec.id, queue=node.node_type.queue,
                       time_limit_s=self._timeout(node))
 
-    def _send_all(self, run_id: str, loaded: Loaded, node_run_ids: list[str]) -> None:
+    def _send_all(self, run_id: str, loaded: Loaded, node_run_ids: list[str], *,
+                  continue_queue: str | None = None) -> None:
+        """Dispatch node runs; those of `continue_queue` run next in this very call when `execute` allows it
+        (after a reused result: no message round trip for work that is mostly looking results up)."""
+        continuing = getattr(self._local, "continuing", None)
         for node_run_id in node_run_ids:
-            self._send(run_id, loaded.nodes[split_instance(node_run_id)[0]], node_run_id)
+            node = loaded.nodes[split_instance(node_run_id)[0]]
+            if continuing is not None and continue_queue is not None and node.node_type.queue == continue_queue:
+                continuing.append((run_id, node_run_id))
+            else:
+                self._send(run_id, node, node_run_id)
 
     @staticmethod
     def _timeout(node: ResolvedNode) -> float:
@@ -191,7 +202,33 @@ class Engine:
 
     # --- running one node -----------------------------------------------------------------------
     def execute(self, run_id: str, node_run_id: str, retries: int = 0) -> str:
-        """Run one node of one run (one item of it, inside a loop) and hand off. Returns its new state."""
+        """Run one node of one run (one item of it, inside a loop) and hand off. Returns its new state.
+
+        When the node's result was reused, the node runs it makes ready on the same queue run here next,
+        up to CONTINUE_MAX of them; the rest go through the broker as usual.
+        """
+        self._local.continuing = continuing = []
+        try:
+            state = self._execute(run_id, node_run_id, retries)
+            for _ in range(CONTINUE_MAX):
+                if not continuing:
+                    break
+                next_run, next_node = continuing.pop(0)
+                try:
+                    self._execute(next_run, next_node, 0)
+                except RetryLater:  # a temporary failure: its retries go through the broker
+                    self._send_node_run(next_run, next_node)
+        finally:
+            self._local.continuing = None
+        for left_run, left_node in continuing:
+            self._send_node_run(left_run, left_node)
+        return state
+
+    def _send_node_run(self, run_id: str, node_run_id: str) -> None:
+        loaded = self.load(self._run_info(run_id).version_id)
+        self._send(run_id, loaded.nodes[split_instance(node_run_id)[0]], node_run_id)
+
+    def _execute(self, run_id: str, node_run_id: str, retries: int) -> str:
         claim = self.runs.claim(run_id, node_run_id)
         if claim != "claimed":
             self._finish_run(run_id)
@@ -268,11 +305,9 @@ class Engine:
         ready, remaining = self.runs.complete(work.run_id, work.node_run_id, outputs=outputs,
                                               outputs_artifact=artifact, duration_ms=duration, children=children,
                                               state=state, cache_key=key, reused=reused, loop=loop_step)
-        if reused:
-            self.runs.log(work.run_id, work.node_run_id, "info", "Result reused from an earlier run "
-                          f"({'the node cache' if reused == 'cache' else 'the run being resumed'}); not executed.")
         self._notify("after_node", work.run_id, work.node_run_id, work.node.spec.type, state, duration)
-        self._send_all(work.run_id, work.loaded, ready)
+        self._send_all(work.run_id, work.loaded, ready,
+                       continue_queue=work.node.node_type.queue if reused or state == "skipped" else None)
         if not remaining:
             self._finish_run(work.run_id, work.loaded)
         return state

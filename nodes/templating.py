@@ -102,6 +102,10 @@ def template_failure(exc: Exception, where: str = "") -> NodeError:
         return NodeError(f"The template could not be filled: {reason}.", code="output_too_large")
     if isinstance(exc, UndefinedError):
         return NodeError(f"The template refers to something that does not exist: {reason}.", code="template_error")
+    if isinstance(exc, TypeError) and "NoneType" in reason:
+        return NodeError(f"The template could not be filled{where}: a value it calculates with is empty ({reason}). "
+                         "Fill in the missing value (e.g. an empty cell in the spreadsheet) or give it a default "
+                         "in the template, like {{ amount or 0 }}.", code="template_empty_value")
     return NodeError(f"The template could not be filled: {reason}.", code="template_error")
 
 

@@ -47,16 +47,15 @@ class NodeCache:
         self._since_check = 0
 
     def get(self, key: str) -> tuple[dict | None, str | None] | None:
-        """(outputs, or the artifact holding them) for a key, marking the entry as just used."""
-        with self.db.read() as s:
-            row = s.execute(select(NodeCacheEntry.outputs, NodeCacheEntry.outputs_artifact)
-                            .where(NodeCacheEntry.key == key)).first()
-        if row is None:
-            return None
+        """(outputs, or the artifact holding them) for a key, marking the entry as just used (one statement)."""
+        with self.db.read() as s:  # a miss — the common case on a first run — only reads
+            if s.scalar(select(NodeCacheEntry.key).where(NodeCacheEntry.key == key)) is None:
+                return None
         with self.db.session() as s:
-            s.execute(update(NodeCacheEntry).where(NodeCacheEntry.key == key)
-                      .values(used_at=utcnow(), hits=NodeCacheEntry.hits + 1))
-        return row[0], row[1]
+            row = s.execute(update(NodeCacheEntry).where(NodeCacheEntry.key == key)
+                            .values(used_at=utcnow(), hits=NodeCacheEntry.hits + 1)
+                            .returning(NodeCacheEntry.outputs, NodeCacheEntry.outputs_artifact)).first()
+        return (row[0], row[1]) if row else None
 
     def put(self, key: str, node_type: str, outputs: dict | None, outputs_artifact: str | None, size: int) -> None:
         if size > self.max_bytes:

@@ -411,3 +411,12 @@ def test_a_refused_template_fails_its_node_and_spares_the_other_branch(services)
     assert nodes_by_id["fill"].error_code == "template_forbidden"
     assert nodes_by_id["out_doc"].state == "skipped" and nodes_by_id["out_text"].state == "succeeded"
     assert run.outputs == {"greeting_out": "hola"}
+
+
+def test_an_empty_value_in_a_calculation_says_which_value_to_fill_in():
+    from nodes.templating import render_text, sandbox
+
+    with pytest.raises(NodeError) as caught:
+        render_text(sandbox(autoescape=False), "Total: {{ amount * 1.21 }}", {"amount": None})
+    assert caught.value.code == "template_empty_value"
+    assert "empty" in caught.value.message and "{{ amount or 0 }}" in caught.value.message

@@ -160,7 +160,7 @@ async def test_run_detail_resumes_a_failed_run_and_badges_reused_nodes(user):
     [resumed] = new_run_ids(user, {failed})
     await user.should_see(f"Ejecución {resumed[:8]}")
     await wait_finished(user, resumed)
-    await user.should_see("reutilizado")
+    await user.should_see("reutilizado", retries=40)  # the page refreshes on a timer
     await user.should_see(marker="resumed-from")  # a link back to the failed run
     badge = user.find(marker="reused-greet").elements.pop()
     assert badge.visible and badge.text == "reutilizado"
