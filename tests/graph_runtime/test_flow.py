@@ -263,3 +263,23 @@ def test_the_cache_evicts_least_recently_used_entries_past_its_size(runtime, tmp
     assert cache.stats()["bytes"] <= 10_000
     assert cache.clear() >= 1 and cache.stats()["entries"] == 0
     assert not runtime.artifacts.backend.exists(big.artifact)  # the cache's own file went with it
+
+
+@pytest.mark.parametrize("runtime", ["embedded-sqlite"], indirect=True)
+def test_a_cached_rerun_continues_in_the_same_call_instead_of_a_message_per_node(runtime, tmp_path):
+    spec = cached_chain(tmp_path)
+    run_graph(runtime, spec)  # fills the cache
+    sent, original = [], runtime.engine.dispatch
+
+    def counting(run_id, node_id, **options):
+        sent.append(node_id)
+        original(run_id, node_id, **options)
+
+    runtime.engine.dispatch = counting
+    try:
+        again = run_graph(runtime, spec)
+    finally:
+        runtime.engine.dispatch = original
+    assert again.state == "succeeded"
+    assert {n.node_id: n.reused for n in again.nodes} == {"a": "cache", "b": "cache", "c": "cache", "out": None}
+    assert sent == ["a"]  # only the root went through the broker; the rest followed in that call
