@@ -9,6 +9,7 @@ for the database) — files that runs produced stay, for their runs.
 from __future__ import annotations
 
 import json
+from datetime import UTC, timedelta
 from typing import Any
 
 from sqlalchemy import delete, func, select, update
@@ -18,6 +19,8 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from .artifacts import ArtifactStore
 from .db import Database
 from .models import NodeCacheEntry, NodeRun, utcnow
+
+TOUCH_EVERY = timedelta(minutes=1)
 
 
 def outputs_size(outputs: Any) -> int:
@@ -40,22 +43,31 @@ def outputs_size(outputs: Any) -> int:
 
 
 class NodeCache:
-    def __init__(self, db: Database, artifacts: ArtifactStore, *, max_bytes: int):
+    def __init__(self, db: Database, artifacts: ArtifactStore, *, max_bytes: int,
+                 touch_every: timedelta = TOUCH_EVERY):
+        self.touch_every = touch_every
         self.db = db
         self.artifacts = artifacts
         self.max_bytes = max_bytes
         self._since_check = 0
 
     def get(self, key: str) -> tuple[dict | None, str | None] | None:
-        """(outputs, or the artifact holding them) for a key, marking the entry as just used (one statement)."""
-        with self.db.read() as s:  # a miss — the common case on a first run — only reads
-            if s.scalar(select(NodeCacheEntry.key).where(NodeCacheEntry.key == key)) is None:
-                return None
-        with self.db.session() as s:
-            row = s.execute(update(NodeCacheEntry).where(NodeCacheEntry.key == key)
-                            .values(used_at=utcnow(), hits=NodeCacheEntry.hits + 1)
-                            .returning(NodeCacheEntry.outputs, NodeCacheEntry.outputs_artifact)).first()
-        return (row[0], row[1]) if row else None
+        """(outputs, or the artifact holding them) for a key.
+
+        Using an entry marks it recently used; that write happens at most once a minute per entry, so a
+        batch of cache hits costs reads, not commits (eviction needs minutes, not milliseconds).
+        """
+        with self.db.read() as s:
+            row = s.execute(select(NodeCacheEntry.outputs, NodeCacheEntry.outputs_artifact, NodeCacheEntry.used_at)
+                            .where(NodeCacheEntry.key == key)).first()
+        if row is None:
+            return None
+        now = utcnow()
+        used_at = row[2] if row[2].tzinfo else row[2].replace(tzinfo=UTC)
+        if now - used_at >= self.touch_every:
+            with self.db.session() as s:
+                s.execute(update(NodeCacheEntry).where(NodeCacheEntry.key == key).values(used_at=now))
+        return row[0], row[1]
 
     def put(self, key: str, node_type: str, outputs: dict | None, outputs_artifact: str | None, size: int) -> None:
         if size > self.max_bytes:
@@ -63,7 +75,7 @@ class NodeCache:
         insert = sqlite_insert if self.db.is_sqlite else pg_insert
         with self.db.session() as s:
             s.execute(insert(NodeCacheEntry).values(key=key, node_type=node_type, outputs=outputs,
-                                                    outputs_artifact=outputs_artifact, size=size, hits=0)
+                                                    outputs_artifact=outputs_artifact, size=size)
                       .on_conflict_do_nothing())
         self._since_check += size
         if self._since_check > self.max_bytes // 20:  # look at the total now and then, not on every put
@@ -72,8 +84,8 @@ class NodeCache:
 
     def stats(self) -> dict[str, int]:
         with self.db.read() as s:
-            entries, size, hits = s.execute(select(func.count(), func.coalesce(func.sum(NodeCacheEntry.size), 0),
-                                                   func.coalesce(func.sum(NodeCacheEntry.hits), 0))).one()
+            entries, size = s.execute(select(func.count(), func.coalesce(func.sum(NodeCacheEntry.size), 0))).one()
+            hits = s.scalar(select(func.count()).select_from(NodeRun).where(NodeRun.reused == "cache"))
         return {"entries": entries, "bytes": int(size), "hits": int(hits), "max_bytes": self.max_bytes}
 
     def evict(self, max_bytes: int | None = None) -> int:

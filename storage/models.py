@@ -125,7 +125,6 @@ class NodeCacheEntry(Base):
     outputs: Mapped[dict[str, Any] | None] = mapped_column(JsonType, nullable=True)
     outputs_artifact: Mapped[str | None] = mapped_column(String(64), nullable=True)
     size: Mapped[int] = mapped_column(BigInteger)  # bytes of outputs plus the files they refer to
-    hits: Mapped[int] = mapped_column(Integer, default=0)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     used_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
 

@@ -249,7 +249,9 @@ def test_loop_shapes_that_cannot_run_are_reported(runtime):
 def test_the_cache_evicts_least_recently_used_entries_past_its_size(runtime, tmp_path):
     from storage.cache import NodeCache
 
-    cache = NodeCache(runtime.db, runtime.artifacts, max_bytes=10_000)
+    from datetime import timedelta
+
+    cache = NodeCache(runtime.db, runtime.artifacts, max_bytes=10_000, touch_every=timedelta(0))
     big = runtime.artifacts.put_bytes(b"x" * 3000, name="big.json", media_type="application/json")
     key = "{:064d}".format
     for i in (1, 2, 3, 4):

@@ -23,7 +23,6 @@ def upgrade() -> None:
     sa.Column('outputs', JsonType, nullable=True),
     sa.Column('outputs_artifact', sa.String(length=64), nullable=True),
     sa.Column('size', sa.BigInteger(), nullable=False),
-    sa.Column('hits', sa.Integer(), nullable=False),
     sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
     sa.Column('used_at', sa.DateTime(timezone=True), nullable=False),
     sa.PrimaryKeyConstraint('key')
