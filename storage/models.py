@@ -89,7 +89,8 @@ class Run(Base):
 
 class NodeRun(Base):
     __tablename__ = "node_runs"
-    __table_args__ = (UniqueConstraint("run_id", "node_id"), Index("ix_node_runs_run_state", "run_id", "state"))
+    __table_args__ = (UniqueConstraint("run_id", "node_id"), Index("ix_node_runs_run_state", "run_id", "state"),
+                      Index("ix_node_runs_loop_item", "run_id", "loop", "item"))
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     run_id: Mapped[str] = mapped_column(ForeignKey("runs.id", ondelete="CASCADE"))
@@ -111,6 +112,7 @@ class NodeRun(Base):
     loop: Mapped[str | None] = mapped_column(String(64), nullable=True)  # that for_each node's id
     cache_key: Mapped[str | None] = mapped_column(String(64), nullable=True)  # type, config and inputs hashed
     reused: Mapped[str | None] = mapped_column(String(8), nullable=True)  # "cache" or "run": not executed
+    items_started: Mapped[int | None] = mapped_column(Integer, nullable=True)  # a for-each node: items begun
 
     run: Mapped[Run] = relationship(back_populates="node_runs")
 

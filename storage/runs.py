@@ -244,7 +244,9 @@ class RunRepository:
         for start in range(0, len(rows), 500):
             connection.execute(insert(_nodes), rows[start:start + 500])
         ready = []
-        for item in range(min(loop.concurrency, loop.items)):
+        first = min(loop.concurrency, loop.items)
+        connection.execute(_SET_STARTED, {"run": run_id, "loop_node": loop.loop, "started": first})
+        for item in range(first):
             ready += self._start_item(connection, run_id, loop, item, now)
         if loop.items == 0:
             ready += self._close_loop(connection, run_id, loop, now)
@@ -252,18 +254,18 @@ class RunRepository:
 
     def _start_item(self, connection, run_id: str, loop: LoopStep, item: int, now: datetime) -> list[str]:
         ids = [loop.instance(root, item) for root in loop.roots]
-        connection.execute(_QUEUE_MANY, {"run": run_id, "nodes": ids, "now": now})
-        return ids
+        queued = connection.execute(_QUEUE_MANY, {"run": run_id, "nodes": ids, "now": now}).rowcount
+        return ids if queued else []  # none when the loop stopped and its items were skipped
 
     def _advance(self, connection, run_id: str, loop: LoopStep, now: datetime) -> list[str]:
         """After a node run of an item ended: start the next item once this one is done; close a finished loop."""
         args = {"run": run_id, "loop_id": loop.loop}
         if connection.execute(_ITEM_ACTIVE, args | {"item": loop.item}).scalar_one():
             return []
-        started = connection.execute(_LAST_STARTED, args).scalar_one()
-        following = 0 if started is None else started + 1
-        if following < loop.items:
-            return self._start_item(connection, run_id, loop, following, now)
+        # the for-each node's row counts the items begun: items start in order, one as another ends
+        started = connection.execute(_NEXT_ITEM, {"run": run_id, "loop_node": loop.loop, "n": loop.items}).scalar()
+        if started is not None:
+            return self._start_item(connection, run_id, loop, started - 1, now)
         if connection.execute(_LOOP_ACTIVE, args).scalar_one():
             return []
         return self._close_loop(connection, run_id, loop, now)
@@ -463,7 +465,10 @@ _ITEM_ACTIVE = select(func.count()).select_from(_nodes).where(*_IN_LOOP, _nodes.
                                                                 _nodes.c.state.in_(("pending", "queued", "running")))
 _LOOP_ACTIVE = select(func.count()).select_from(_nodes).where(*_IN_LOOP,
                                                                 _nodes.c.state.in_(("pending", "queued", "running")))
-_LAST_STARTED = select(func.max(_nodes.c.item)).where(*_IN_LOOP, _nodes.c.state != "pending")
+_LOOP_NODE = (_nodes.c.run_id == bindparam("run"), _nodes.c.node_id == bindparam("loop_node"))
+_SET_STARTED = update(_nodes).where(*_LOOP_NODE).values(items_started=bindparam("started"))
+_NEXT_ITEM = (update(_nodes).where(*_LOOP_NODE, _nodes.c.items_started < bindparam("n"))
+              .values(items_started=_nodes.c.items_started + 1).returning(_nodes.c.items_started))
 _ITEM_FAILURES = select(_nodes.c.node_id, _nodes.c.item, _nodes.c.error_message).where(
     *_IN_LOOP, _nodes.c.state == "failed").order_by(_nodes.c.item, _nodes.c.id)
 _OUTPUTS = select(_nodes.c.node_id, _nodes.c.state, _nodes.c.outputs, _nodes.c.outputs_artifact).where(

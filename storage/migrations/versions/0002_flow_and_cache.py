@@ -33,6 +33,8 @@ def upgrade() -> None:
         batch.add_column(sa.Column('loop', sa.String(length=64), nullable=True))
         batch.add_column(sa.Column('cache_key', sa.String(length=64), nullable=True))
         batch.add_column(sa.Column('reused', sa.String(length=8), nullable=True))
+        batch.add_column(sa.Column('items_started', sa.Integer(), nullable=True))
+        batch.create_index('ix_node_runs_loop_item', ['run_id', 'loop', 'item'], unique=False)
     with op.batch_alter_table('runs') as batch:
         batch.add_column(sa.Column('options', JsonType, nullable=False, server_default='{}'))
 
@@ -41,6 +43,8 @@ def downgrade() -> None:
     with op.batch_alter_table('runs') as batch:
         batch.drop_column('options')
     with op.batch_alter_table('node_runs') as batch:
+        batch.drop_index('ix_node_runs_loop_item')
+        batch.drop_column('items_started')
         batch.drop_column('reused')
         batch.drop_column('cache_key')
         batch.drop_column('loop')
