@@ -229,15 +229,20 @@ class Engine:
         self._send(run_id, loaded.nodes[split_instance(node_run_id)[0]], node_run_id)
 
     def _execute(self, run_id: str, node_run_id: str, retries: int) -> str:
-        claim = self.runs.claim(run_id, node_run_id)
-        if claim != "claimed":
-            self._finish_run(run_id)
-            return claim
         info = self._run_info(run_id)
         loaded = self.load(info.version_id)
         node_id, item = split_instance(node_run_id)
         node = loaded.nodes[node_id]
         work = _Work(run_id, node_run_id, item, node, loaded)
+        if not node.node_type.inline and (info.options.get("reuse_from")
+                                          or (self.cache is not None and self._cacheable(node, info, node_id))):
+            reused_state = self._reuse_unclaimed(work, info)
+            if reused_state is not None:
+                return reused_state
+        claim = self.runs.claim(run_id, node_run_id)
+        if claim != "claimed":
+            self._finish_run(run_id)
+            return claim
         self._notify("before_node", run_id, node_run_id, node.spec.type)
         started = time.perf_counter()
         try:
@@ -290,8 +295,27 @@ class Engine:
             self.cache.put(key, node.spec.type, stored, artifact, outputs_size(outputs))
         return self._succeeded(work, stored, artifact, started, key=key)
 
+    def _reuse_unclaimed(self, work: _Work, info: RunInfo) -> str | None:
+        """A result to reuse, found before claiming the node run: then claiming and completing it is one
+        transaction (one commit instead of two). None when there is none, or anything needs the normal path."""
+        started = time.perf_counter()
+        try:
+            inputs, item_errors, missing = self._gather(work)
+        except NodeError:
+            return None  # reported by the normal path, on a claimed node run
+        if missing:
+            return None
+        key = self._key(work.node, inputs, item_errors)
+        reused = self._reuse(work, info, key)
+        if reused is None:
+            return None
+        self._notify("before_node", work.run_id, work.node_run_id, work.node.spec.type)
+        outputs, artifact, how = reused
+        return self._succeeded(work, outputs, artifact, started, key=key, reused=how, claiming=True)
+
     def _succeeded(self, work: _Work, outputs: dict[str, Any] | None, artifact: str | None, started: float, *,
-                   key: str | None, reused: str | None = None, state: str = "succeeded") -> str:
+                   key: str | None, reused: str | None = None, state: str = "succeeded",
+                   claiming: bool = False) -> str:
         duration = (time.perf_counter() - started) * 1000
         plan, node_id = work.loaded.plan, work.node.spec.id
         loop_step, children = None, self._children(work)
@@ -304,7 +328,8 @@ class Engine:
             loop_step = self._loop_step(work.loaded, loop, len(self._loop_items(work.run_id, loop)), work.item)
         ready, remaining = self.runs.complete(work.run_id, work.node_run_id, outputs=outputs,
                                               outputs_artifact=artifact, duration_ms=duration, children=children,
-                                              state=state, cache_key=key, reused=reused, loop=loop_step)
+                                              state=state, cache_key=key, reused=reused, loop=loop_step,
+                                              claiming=claiming)
         self._notify("after_node", work.run_id, work.node_run_id, work.node.spec.type, state, duration)
         self._send_all(work.run_id, work.loaded, ready,
                        continue_queue=work.node.node_type.queue if reused or state == "skipped" else None)

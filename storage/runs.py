@@ -201,8 +201,8 @@ class RunRepository:
 
     def complete(self, run_id: str, node_id: str, *, outputs: dict | None, outputs_artifact: str | None,
                  duration_ms: float, children: dict[str, set[str]], state: str = "succeeded",
-                 cache_key: str | None = None, reused: str | None = None, loop: LoopStep | None = None
-                 ) -> tuple[list[str], int]:
+                 cache_key: str | None = None, reused: str | None = None, loop: LoopStep | None = None,
+                 claiming: bool = False) -> tuple[list[str], int]:
         """Store a node's success (or skip) and queue each child whose parents are all done, in one transaction.
 
         Returns the node runs this caller must dispatch, and how many nodes of the run are still to run.
@@ -210,11 +210,14 @@ class RunRepository:
         finishing at once cannot both miss — or both take — the hand-off of their common child.
         `loop`: the for-each node ended (its items' node runs are created and the first items started),
         or a node run of one item ended (the next item may start, the loop may be over).
+        `claiming`: the node run was not claimed (its result is reused): claim and complete it at once, on
+        the same conditions as `claim` (queued or redelivered, and the run still running).
         """
         now = utcnow()
         with self.db.begin() as connection:
             self._lock_run(connection, run_id)
-            done = connection.execute(_SUCCEED, {"run": run_id, "node": node_id, "now": now, "outputs": outputs,
+            done = connection.execute(_SUCCEED_CLAIMING if claiming else _SUCCEED, {
+                                                 "run": run_id, "node": node_id, "now": now, "outputs": outputs,
                                                  "artifact": outputs_artifact, "duration": duration_ms,
                                                  "state": state, "key": cache_key, "reused": reused}).rowcount
             ready = []
@@ -411,6 +414,15 @@ _SUCCEED = (
     update(_nodes)
     .where(*_THIS_NODE, _nodes.c.state == "running")
     .values(state=bindparam("state"), finished_at=bindparam("now"), duration_ms=bindparam("duration"),
+            outputs=bindparam("outputs", type_=_nodes.c.outputs.type),
+            outputs_artifact=bindparam("artifact"), cache_key=bindparam("key"), reused=bindparam("reused"))
+)
+_SUCCEED_CLAIMING = (
+    update(_nodes)
+    .where(*_THIS_NODE, _nodes.c.state.in_(("queued", "running")),
+           select(_runs.c.id).where(_runs.c.id == bindparam("run"), _runs.c.state == "running").exists())
+    .values(state=bindparam("state"), started_at=bindparam("now"), attempts=_nodes.c.attempts + 1,
+            finished_at=bindparam("now"), duration_ms=bindparam("duration"),
             outputs=bindparam("outputs", type_=_nodes.c.outputs.type),
             outputs_artifact=bindparam("artifact"), cache_key=bindparam("key"), reused=bindparam("reused"))
 )
