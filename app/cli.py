@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 import json
 import os
 import sys
@@ -162,6 +163,16 @@ def db_upgrade() -> None:
     out.print(f"Database is at revision {current(db)}.")
 
 
+def split_input(item: str, declared: Collection[str]) -> tuple[str, str]:
+    """One `--input name=value` as (name, value), for an input the graph declares (else a clear exit)."""
+    name, eq, raw = item.partition("=")
+    if not eq:
+        _fail(f"--input {item!r} must look like name=value.", 2)
+    if name not in declared:
+        _fail(f"The graph has no input '{name}'. Its inputs are: {', '.join(declared) or 'none'}.", 2)
+    return name, raw
+
+
 def parse_input(decl_kind: str, name: str, raw: str, upload) -> Any:
     """One `--input name=value` for an input of kind `decl_kind`; `@path` reads a file."""
     if decl_kind in ("file", "document", "image", "audio"):
@@ -290,11 +301,7 @@ def run(graph: Path = typer.Argument(..., help="Graph JSON file"),
         declared = {d.name: d for d in Plan(spec).inputs}
         values: dict[str, Any] = {}
         for item in inputs:
-            name, eq, raw = item.partition("=")
-            if not eq:
-                _fail(f"--input {item!r} must look like name=value.", 2)
-            if name not in declared:
-                _fail(f"The graph has no input '{name}'. Its inputs are: {', '.join(declared) or 'none'}.", 2)
+            name, raw = split_input(item, declared)
             try:
                 values[name] = parse_input(declared[name].kind, name, raw, services.runs.upload)
             except typer.BadParameter as exc:

@@ -33,7 +33,7 @@ class _RemoteFiles:
 
 def run_remote(graph: Path, spec: Any, inputs: list[str], out_dir: Path, timeout: float, no_cache: bool,
                server: str, token: str | None) -> None:
-    from .cli import SYMBOL, _fail, err, export_value, out, parse_input
+    from .cli import SYMBOL, _fail, err, export_value, out, parse_input, split_input
 
     with MindDocsClient(server, token=token) as client:
         try:
@@ -47,11 +47,7 @@ def run_remote(graph: Path, spec: Any, inputs: list[str], out_dir: Path, timeout
             values: dict[str, Any] = {}
             files: dict[str, Path] = {}
             for item in inputs:
-                name, eq, raw = item.partition("=")
-                if not eq:
-                    _fail(f"--input {item!r} must look like name=value.", 2)
-                if name not in declared:
-                    _fail(f"The graph has no input '{name}'. Its inputs are: {', '.join(declared) or 'none'}.", 2)
+                name, raw = split_input(item, declared)
                 if declared[name] in FILE_KINDS:
                     path = Path(raw[1:]).expanduser() if raw.startswith("@") else None
                     if path is None or not path.is_file():

@@ -22,6 +22,13 @@ def slow_graph(marks: Path) -> dict:
     return graph(nodes + [out], [edge("slow", "after"), out_edge], name="slow graph")
 
 
+def quick_redis_settings(tmp_path: Path, pg_database: str):
+    """Redis and PostgreSQL, where a silent worker counts as dead after 2 s and every fetch does maintenance."""
+    return settings_for(tmp_path, database_url=pg_database, redis_url=REDIS_URL,
+                        namespace=f"minddocs-test-{uuid.uuid4().hex[:8]}",
+                        broker={"heartbeat_timeout_ms": 2000, "maintenance_chance": 1_000_000})
+
+
 def wait_for(predicate, timeout: float = 30) -> None:
     deadline = time.monotonic() + timeout
     while not predicate():
@@ -31,9 +38,7 @@ def wait_for(predicate, timeout: float = 30) -> None:
 
 def test_redis_worker_killed_mid_node_has_its_message_redelivered(tmp_path, pg_database):
     # Given a Redis setup where a silent worker counts as dead after 2 s and every fetch does maintenance
-    settings = settings_for(tmp_path, database_url=pg_database, redis_url=REDIS_URL,
-                            namespace=f"minddocs-test-{uuid.uuid4().hex[:8]}",
-                            broker={"heartbeat_timeout_ms": 2000, "maintenance_chance": 1_000_000})
+    settings = quick_redis_settings(tmp_path, pg_database)
     marks = tmp_path / "marks"
     services = Services(settings)
     first = start_worker(settings, tmp_path / "worker1.log", threads=1)
@@ -130,9 +135,7 @@ def assert_collected_exactly_once(services: Services, run, names: list[str]) -> 
 
 
 def test_redis_worker_killed_in_the_middle_of_a_for_each_loses_no_item(tmp_path, pg_database):
-    settings = settings_for(tmp_path, database_url=pg_database, redis_url=REDIS_URL,
-                            namespace=f"minddocs-test-{uuid.uuid4().hex[:8]}",
-                            broker={"heartbeat_timeout_ms": 2000, "maintenance_chance": 1_000_000})
+    settings = quick_redis_settings(tmp_path, pg_database)
     marks = tmp_path / "marks"
     services = Services(settings)
     first = start_worker(settings, tmp_path / "worker1.log", threads=4)
