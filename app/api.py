@@ -18,7 +18,7 @@ from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any, Literal
 
-from fastapi import APIRouter, Body, File, Header, Query, Request, Response, UploadFile
+from fastapi import APIRouter, Body, Depends, File, Header, Query, Request, Response, UploadFile
 from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, JSONResponse
@@ -41,9 +41,18 @@ from .api_models import (
     errors,
 )
 from .errors import InvalidInputs, InvalidRequest, NotFound, UnsupportedMediaType
-from .services import Services
+from .services import WorkspaceServices
+from .web_auth import PUBLIC_ROUTES, request_scope
 
-router = APIRouter(prefix="/api/v1")
+
+def _signed_in(request: Request) -> None:
+    """Before anything else (even before the request is validated): who is asking. Public routes pass."""
+    route = request.scope.get("route")
+    if (request.method, getattr(route, "path", "")) not in PUBLIC_ROUTES:
+        request_scope(request)
+
+
+router = APIRouter(prefix="/api/v1", dependencies=[Depends(_signed_in)])
 
 DESCRIPTION = """Document automation graphs: build, validate and run them.
 
@@ -71,8 +80,10 @@ Cursor = Query(None, max_length=500, description="Where the page starts: the cur
                "page's Link header, unchanged")
 
 
-def services(request: Request) -> Services:
-    return request.app.state.services
+def services(request: Request) -> WorkspaceServices:
+    """The services as the signed-in caller may use them (app/web_auth.py): NotSignedIn (401) otherwise.
+    Every route that reaches a service goes through here; public routes are listed in web_auth.PUBLIC_ROUTES."""
+    return request.app.state.services.scoped(request_scope(request))
 
 
 # --- conventions: pagination, ETags ------------------------------------------------------------------------
@@ -147,7 +158,7 @@ class ResumeRequest(BaseModel):
     inputs: dict[str, Any] | None = Field(None, description="New input values (default: the run's own)")
 
 
-def _graph_json(svc: Services, graph_id: str, response: Response | None = None) -> dict[str, Any]:
+def _graph_json(svc: WorkspaceServices, graph_id: str, response: Response | None = None) -> dict[str, Any]:
     row = svc.graphs.get(graph_id)
     version = svc.graphs.latest(graph_id)
     if response is not None:
@@ -287,7 +298,7 @@ async def _json_request(request: Request) -> RunRequest:
 
 
 @router.post("/graphs/{graph_id}/runs", status_code=202, response_model=RunStarted, tags=["runs"],
-             responses=errors(404, 413, 415, 422), openapi_extra=_RUN_BODY)
+             responses=errors(402, 404, 413, 415, 422), openapi_extra=_RUN_BODY)
 async def start_run(request: Request, graph_id: str,
                     version_id: str | None = Query(None, description="Multipart: run this version, not the latest"),
                     no_cache: bool = Query(False, description="Multipart: execute every node"),
@@ -314,7 +325,7 @@ async def start_run(request: Request, graph_id: str,
     return await run_in_threadpool(_start, svc, graph_id, body, {}, [])
 
 
-def _start(svc: Services, graph_id: str, body: RunRequest, fields: dict[str, str],
+def _start(svc: WorkspaceServices, graph_id: str, body: RunRequest, fields: dict[str, str],
            files: list[tuple[str, FormFile]]) -> dict[str, Any]:
     version_id = body.version_id or svc.graphs.latest(graph_id).id
     if svc.graphs.version(version_id).graph_id != graph_id:
@@ -385,7 +396,7 @@ def cancel_run(request: Request, run_id: str) -> dict[str, Any]:
 
 
 @router.post("/runs/{run_id}/rerun", status_code=202, response_model=RunStarted, tags=["runs"],
-             responses=errors(404, 422))
+             responses=errors(402, 404, 422))
 def rerun(request: Request, run_id: str) -> dict[str, Any]:
     """Run the same graph version again with the same inputs; every node executes again."""
     new_id = services(request).runs.rerun(run_id)
@@ -393,7 +404,7 @@ def rerun(request: Request, run_id: str) -> dict[str, Any]:
 
 
 @router.post("/runs/{run_id}/resume", status_code=202, response_model=RunStarted, tags=["runs"],
-             responses=errors(404, 422))
+             responses=errors(402, 404, 422))
 def resume(request: Request, run_id: str, body: ResumeRequest | None = None) -> dict[str, Any]:
     """A new run that reuses the unchanged node results of this one: for a failed run after a fix."""
     body = body or ResumeRequest()
@@ -410,7 +421,7 @@ def run_logs(request: Request, run_id: str) -> list[dict[str, Any]]:
 # --- artifacts -----------------------------------------------------------------------------------------------
 
 
-@router.post("/artifacts", status_code=201, response_model=FileRef, tags=["artifacts"], responses=errors(413, 422))
+@router.post("/artifacts", status_code=201, response_model=FileRef, tags=["artifacts"], responses=errors(402, 413, 422))
 def upload_artifact(request: Request, file: UploadFile = File(...)) -> dict[str, Any]:
     """Store a file; the answer is the reference to give as a file input's value."""
     ref = services(request).runs.upload(file.file, name=file.filename or "upload", media_type=file.content_type)
@@ -426,6 +437,9 @@ def download_artifact(request: Request, sha256: str, name: str = "download") -> 
     from storage.artifacts import ArtifactMissing, safe_name
 
     svc = services(request)
+    if not svc.artifacts.granted(svc.scope.workspace_id, sha256):
+        raise NotFound(f"There is no stored file {sha256[:12]}… in this workspace.")
+    svc.scope.require("artifact.read", what="file")
     try:
         path = svc.artifacts.path(sha256)
     except ArtifactMissing as exc:
@@ -469,13 +483,13 @@ def delete_secret(request: Request, name: str) -> None:
 
 # --- webhooks, inbound hooks and notifications (routes in app/api_hooks.py) ----------------------------------
 
-from .api_hooks import router as _hooks_router  # noqa: E402
+from .api_hooks import router as _hooks_router
 
 router.include_router(_hooks_router)
 
 
 # --- schedules and watched folders (routes in app/api_schedules.py) ------------------------------------------
 
-from .api_schedules import router as _schedules_router  # noqa: E402
+from .api_schedules import router as _schedules_router
 
 router.include_router(_schedules_router)

@@ -130,6 +130,6 @@ class Health(BaseModel):
 
 def errors(*statuses: int) -> dict[int | str, dict[str, Any]]:
     """OpenAPI `responses` for these error statuses, all with the ErrorBody shape."""
-    text = {400: "Bad request", 404: "Not found", 409: "Conflict", 413: "Too large",
-            415: "Unsupported media type", 422: "Invalid request or data", 428: "Precondition required"}
+    text = {400: "Bad request", 402: "A limit of the workspace's plan is reached", 404: "Not found", 409: "Conflict",
+            413: "Too large", 415: "Unsupported media type", 422: "Invalid request or data", 428: "Precondition required"}
     return {status: {"model": ErrorBody, "description": text.get(status, "Error")} for status in statuses}

@@ -9,13 +9,15 @@ from fastapi import APIRouter, Query, Request, Response
 from pydantic import BaseModel, Field
 
 from .api_models import errors
-from .services import Services
+from .services import WorkspaceServices
 
 router = APIRouter(tags=["schedules"])  # mounted under /api/v1 by app/api.py
 
 
-def _svc(request: Request) -> Services:
-    return request.app.state.services
+def _svc(request: Request) -> WorkspaceServices:
+    from .api import services  # app/api.py includes this router at its end
+
+    return services(request)  # the signed-in caller's view
 
 
 class ScheduleCreate(BaseModel):

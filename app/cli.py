@@ -2,25 +2,36 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection
 import json
 import os
 import sys
 import time
+from collections.abc import Collection
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any
 
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    SpinnerColumn,
+    TextColumn,
+    TimeElapsedColumn,
+)
 from rich.table import Table
 
+from .cli_data import data_cli
+from .cli_users import users_cli
 from .errors import AppError
 from .settings import Settings
 
 cli = typer.Typer(help="MindDocs: document automation graphs.", no_args_is_help=True, add_completion=False)
 db_cli = typer.Typer(help="Database maintenance.", no_args_is_help=True)
 cli.add_typer(db_cli, name="db")
+cli.add_typer(users_cli, name="user")
+cli.add_typer(data_cli, name="data")  # retention sweep, export/delete a person's data (docs/data.md)
 out = Console()
 err = Console(stderr=True)
 
@@ -34,21 +45,27 @@ def _fail(message: str, code: int = 1) -> None:
 
 
 @cli.command()
-def serve(host: Optional[str] = typer.Option(None, help="Address to listen on"),
-          port: Optional[int] = typer.Option(None, help="Port to listen on")) -> None:
+def serve(host: str | None = typer.Option(None, help="Address to listen on"),
+          port: int | None = typer.Option(None, help="Port to listen on")) -> None:
     """Start the web app (and, without Redis, the in-process worker)."""
     import uvicorn
 
+    from .logs import configure_logging, uvicorn_log_config
     from .main import create_app
 
     settings = Settings()
-    uvicorn.run(create_app(settings), host=host or settings.server.host, port=port or settings.server.port)
+    configure_logging(settings)
+    uvicorn.run(create_app(settings), host=host or settings.server.host, port=port or settings.server.port,
+                log_config=uvicorn_log_config(settings))
 
 
 @cli.command()
 def worker(queues: list[str] = typer.Option([], "--queues", "-Q", help="Queues to consume (default: all)"),
            processes: int = typer.Option(1, "--processes", "-p", min=1, help="Worker processes"),
-           threads: int = typer.Option(8, "--threads", "-t", min=1, help="Threads per process")) -> None:
+           threads: int = typer.Option(8, "--threads", "-t", min=1, help="Threads per process"),
+           metrics_port: int = typer.Option(0, "--metrics-port", min=0, max=65535,
+                                            help="Serve Prometheus metrics on this port; 0: off")
+           ) -> None:
     """Run node workers against Redis (needs MINDDOCS_REDIS_URL)."""
     settings = Settings()
     if settings.embedded:
@@ -56,6 +73,16 @@ def worker(queues: list[str] = typer.Option([], "--queues", "-Q", help="Queues t
               "nodes itself.")
     args = [sys.executable, "-m", "dramatiq", "app.worker_main:broker", "--processes", str(processes),
             "--threads", str(threads)]
+    if settings.log.format == "json":
+        args.append("--skip-logging")  # each worker process sets up JSON logging itself (app/worker_main.py)
+    if metrics_port:
+        import tempfile
+
+        # prometheus-client's multiprocess mode: each process writes its numbers under this (fresh) folder,
+        # the fork process of app.metrics adds them up for each scrape
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="minddocs-metrics-")
+        os.environ["MINDDOCS_WORKER_METRICS_PORT"] = str(metrics_port)
+        args += ["--fork-function", "app.metrics:serve_worker_metrics"]
     if queues:
         args += ["--queues", *queues]
     os.environ.setdefault("dramatiq_worker_timeout", "100")  # idle poll interval (ms): low hand-off latency
@@ -76,11 +103,10 @@ def _read_graph(path: Path):
 @cli.command()
 def validate(graphs: list[Path] = typer.Argument(..., help="Graph JSON files")) -> None:
     """Check graphs and list every problem; exits 1 when any graph has problems."""
+    from graph_runtime.formats import GraphFormatError, load_graph
     from graph_runtime.validate import validate_graph
 
     from .services import load_registry
-
-    from graph_runtime.formats import GraphFormatError, load_graph
 
     registry = load_registry(Settings())
     bad = 0
@@ -118,7 +144,7 @@ def nodes(as_json: bool = typer.Option(False, "--json", help="Full catalogue wit
         return
     table = Table("type", "v", "name", "category", "queue", "inputs", "outputs", "description")
     for n in catalogue:
-        ports = lambda ps: ", ".join(f"{p['name']}:{p['type_label']}" for p in ps)  # noqa: E731
+        ports = lambda ps: ", ".join(f"{p['name']}:{p['type_label']}" for p in ps)
         table.add_row(n["type_id"], str(n["version"]), n["display_name"], n["category"], n["queue"],
                       ports(n["inputs"]), ports(n["outputs"]), n["description"])
     out.print(table)
@@ -276,9 +302,9 @@ def run(graph: Path = typer.Argument(..., help="Graph JSON file"),
         out_dir: Path = typer.Option(Path("out"), "--out", "-o", help="Folder for the outputs"),
         timeout: float = typer.Option(3600, help="Give up (and cancel) after this many seconds"),
         no_cache: bool = typer.Option(False, "--no-cache", help="Execute every node, reuse no earlier result"),
-        server: Optional[str] = typer.Option(None, "--server", envvar="MINDDOCS_SERVER_URL",
+        server: str | None = typer.Option(None, "--server", envvar="MINDDOCS_SERVER_URL",
                                              help="Run on this MindDocs server (its URL) through the REST API"),
-        token: Optional[str] = typer.Option(None, "--token", envvar="MINDDOCS_TOKEN",
+        token: str | None = typer.Option(None, "--token", envvar="MINDDOCS_TOKEN",
                                             help="With --server: API token, sent as 'Authorization: Bearer'")
         ) -> None:
     """Run a graph file and write its outputs to a folder."""
@@ -327,28 +353,40 @@ def run(graph: Path = typer.Argument(..., help="Graph JSON file"),
 
 
 @cli.command()
-def scheduler() -> None:
+def scheduler(metrics_port: int = typer.Option(0, "--metrics-port", min=0, max=65535,
+                                               help="Serve Prometheus metrics on this port (0: off)")) -> None:
     """Fire schedules and take watched folders' files until stopped (SIGTERM or Ctrl+C).
 
     For deployments with Redis, next to the workers. Several may run: each tick still fires once.
     """
     import signal
 
+    from .logs import configure_logging
     from .services import Services
 
     settings = Settings()
+    configure_logging(settings)
     services = Services(settings)
+    if metrics_port:
+        from .metrics import start_metrics_server
+
+        start_metrics_server(metrics_port)
     services.start(scheduler=False)  # without Redis this process also runs the nodes of the runs it starts
     loop = services.scheduler
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: loop.stop())
-    out.print(f"Scheduler running: a look every {settings.scheduler.poll_s:g} s. Stop it with Ctrl+C or SIGTERM.",
-              highlight=False)
+    if settings.log.format == "json":  # every line a JSON record: through the log
+        import logging
+
+        say = logging.getLogger("minddocs.scheduler").info
+    else:
+        say = lambda message: out.print(message, highlight=False)
+    say(f"Scheduler running: a look every {settings.scheduler.poll_s:g} s. Stop it with Ctrl+C or SIGTERM.")
     try:
         loop.run()
     finally:
         services.close()
-    out.print("Scheduler stopped.")
+    say("Scheduler stopped.")
 
 
 # --- models: local transcription models (nodes/media/whisper_models.py) ---------------------------------

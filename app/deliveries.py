@@ -130,7 +130,7 @@ class Deliverer:
     def __init__(self, repo: WebhookRepository, secrets: Any, policy: NetworkPolicy, smtp: SmtpServer | None,
                  retry_delays_s: list[float]):
         self.repo = repo
-        self.secrets = secrets  # SecretService
+        self.secrets = secrets  # SecretReader
         self.policy = policy
         self.smtp = smtp
         self.delays = list(retry_delays_s)
@@ -218,7 +218,7 @@ class Deliverer:
         if hook is None:
             raise NodeError("The webhook was deleted.", code="secret_missing")
         try:
-            secret = self.secrets.reveal(hook.secret_name)
+            secret = self.secrets.reveal(hook.workspace_id, hook.secret_name)
         except AppError as exc:
             raise NodeError(f"The webhook's signing secret cannot be read ({exc.message}); rotate "
                             "the webhook's secret.", code="secret_missing") from None

@@ -79,3 +79,39 @@ class Unauthorized(AppError):
 class InvalidWebhook(AppError):
     status = 422
     code = "invalid_webhook"
+
+
+class NotSignedIn(AppError):
+    """No valid session, token or key came with a request that needs one (or it expired, or was revoked)."""
+
+    status = 401
+    code = "not_signed_in"
+
+
+class Forbidden(AppError):
+    """Signed in and a member of the workspace, but the role or the token's scopes do not allow this."""
+
+    status = 403
+    code = "forbidden"
+
+
+class TooManyRequests(AppError):
+    """A rate limit or a sign-in throttle: `details.retry_after_s` says when to try again."""
+
+    status = 429
+    code = "too_many_requests"
+
+
+class InvalidAccount(AppError):
+    """A sign-up, password or account change that cannot be accepted (weak password, taken email...)."""
+
+    status = 422
+    code = "invalid_account"
+
+
+class QuotaExceeded(AppError):
+    """A limit of the workspace's plan is reached (app/quotas.py): `details` = {limit, used, plan, ...}.
+    402, not 429: trying again does not help until the month turns, something is deleted or the plan changes."""
+
+    status = 402
+    code = "quota_exceeded"

@@ -19,7 +19,7 @@ from .webhooks import InboundService, WebhookService
 
 
 class NotificationService:
-    """The in-app notifications of the local user."""
+    """The in-app notifications of one person (runs of theirs that finished or failed)."""
 
     def __init__(self, repo: NotificationRepository, owner_id: str):
         self.repo = repo
@@ -41,10 +41,13 @@ class Hooks:
         self.events = make_bus(settings.redis_url, settings.broker.namespace)
         repo = WebhookRepository(db)
         notes = NotificationRepository(db)
+        self.repo, self.notes, self.policy, self.acting_as = repo, notes, policy, services.acting_as
+        self.reader = services.secret_reader
         self.webhooks = WebhookService(repo, services.graphs, services.secrets, policy)
-        self.inbound = InboundService(repo, services.graphs, services.runs, services.secrets)
+        self.inbound = InboundService(repo, services.graphs, services.runs, services.secrets, self.reader,
+                                      services.acting_as)
         self.notifications = NotificationService(notes, services.graphs.owner_id)
-        self.deliverer = Deliverer(repo, services.secrets, policy, smtp, settings.notifications.retry_delays_s)
+        self.deliverer = Deliverer(repo, self.reader, policy, smtp, settings.notifications.retry_delays_s)
         config = settings.notifications
         self.observer = RunOutcomes(runs=services.runs.runs, graphs=services.graphs.repo, webhooks=repo,
                                     notifications=notes, events=self.events, base_url=config.public_url,
@@ -53,6 +56,10 @@ class Hooks:
         services.engine.observers.append(self.observer)
         self.events.subscribe(self._on_event)
         self._started = False
+
+    def bound(self, scoped: Any) -> BoundHooks:
+        """Webhooks, inbound hooks and notifications as one scope (`WorkspaceServices`) may use them."""
+        return BoundHooks(self, scoped)
 
     def _on_event(self, event: RunEvent) -> None:
         self.deliverer.wake()
@@ -67,3 +74,15 @@ class Hooks:
         self.deliverer.stop()
         self.events.close()
         self._started = False
+
+
+class BoundHooks:
+    """`Hooks` seen through one scope; the event bus and the delivery loop stay shared."""
+
+    def __init__(self, hooks: Hooks, scoped: Any):
+        self.events = hooks.events
+        self.deliverer = hooks.deliverer
+        self.webhooks = WebhookService(hooks.repo, scoped.graphs, scoped.secrets, hooks.policy)
+        self.inbound = InboundService(hooks.repo, scoped.graphs, scoped.runs, scoped.secrets, hooks.reader,
+                                      hooks.acting_as)
+        self.notifications = NotificationService(hooks.notes, scoped.scope.user_id)

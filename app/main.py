@@ -13,10 +13,23 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from . import api
-from .errors import AppError
+from marketplace import api as marketplace_api
+
+from . import (
+    api,
+    api_accounts,  # /me, workspaces, members, invitations, audit log, password reset
+    api_admin,  # /admin/... (instance administrators) and a workspace's usage of its plan
+    api_data,  # analytics, export and delete my data
+    api_share,  # share links: API routes and the /s/, /embed/ frame policy
+    api_tokens,  # API tokens and the OAuth2 token endpoint
+    auth_routes,  # the browser's sign-in, sign-out, setup, register and reset forms (/auth/...)
+    health,  # /healthz, /readyz, /metrics
+    oidc_routes,  # single sign-on: /auth/oidc/{name}/login and /callback
+)
+from .errors import AppError, TooManyRequests
 from .services import Services
 from .settings import Settings
+from .web_auth import SignInGate
 
 
 def create_app(settings: Settings | None = None, services: Services | None = None) -> FastAPI:
@@ -35,6 +48,16 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
                   description=api.DESCRIPTION)
     app.state.services = services
     app.include_router(api.router)
+    # routers (one line each)
+    health.install(app)  # /healthz, /readyz, /metrics and the HTTP latency middleware (app/health.py)
+    app.include_router(oidc_routes.router)
+    app.include_router(auth_routes.router)
+    api_share.install(app)
+    app.include_router(api_tokens.router)
+    app.include_router(marketplace_api.router)
+    app.include_router(api_accounts.router)
+    app.include_router(api_data.router)
+    app.include_router(api_admin.router)
     _document(app)
 
     # keep this the last API route: a route added after it would never be reached (add routes to api.router)
@@ -51,7 +74,10 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
 
     @app.exception_handler(AppError)
     async def app_error(request: Request, exc: AppError) -> JSONResponse:
-        return JSONResponse(exc.to_json(), status_code=exc.status)
+        retry = exc.details.get("retry_after_s") if isinstance(exc, TooManyRequests) and isinstance(
+            exc.details, dict) else None
+        return JSONResponse(exc.to_json(), status_code=exc.status,
+                            headers={"Retry-After": str(max(1, round(retry)))} if retry else None)
 
     @app.exception_handler(RequestValidationError)
     async def request_error(request: Request, exc: RequestValidationError) -> JSONResponse:
@@ -80,6 +106,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     from ui.setup import mount  # the browser UI at /, after the API routes so /api and /docs win
 
     mount(app, services, settings)
+    app.add_middleware(SignInGate, settings=settings)
     return app
 
 

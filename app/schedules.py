@@ -29,7 +29,8 @@ from .cron import InvalidSchedule, fire_times, parse_cron, parse_timezone, previ
 from .errors import AppError, NotFound
 
 if TYPE_CHECKING:
-    from .services import GraphService, RunService
+    from .graphs import GraphService
+    from .runs import RunService
 
 log = logging.getLogger("minddocs.scheduler")
 
@@ -100,23 +101,40 @@ class ScheduleService:
 
     def __init__(self, repo: ScheduleRepository, graphs: GraphService, runs: RunService, *,
                  watch_roots: list[Path], misfire_grace_s: float = 60,
-                 clock: Callable[[], datetime] = utcnow):
+                 clock: Callable[[], datetime] = utcnow, acting_as: Callable[[str, str], Any] | None = None):
         self.repo = repo
-        self.graphs = graphs
+        self.graphs = graphs  # bound to the scope asking (the system's, for the scheduler)
         self.runs = runs
         self.watch_roots = [Path(r).resolve() for r in watch_roots]
         self.grace = timedelta(seconds=misfire_grace_s)
         self.clock = clock
+        #: (user id, workspace id) -> services acting for them: fired runs are the schedule owner's
+        self.acting_as = acting_as
+
+    def bound(self, graphs: GraphService, runs: RunService) -> ScheduleService:
+        """The same service for another scope (the graphs and runs services carry it)."""
+        return ScheduleService(self.repo, graphs, runs, watch_roots=self.watch_roots,
+                               misfire_grace_s=self.grace.total_seconds(), clock=self.clock,
+                               acting_as=self.acting_as)
+
+    def _owner_services(self, row: ScheduleRow) -> tuple[GraphService, RunService]:
+        if self.acting_as is None:
+            return self.graphs, self.runs
+        owner = self.acting_as(row.owner_id, row.workspace_id)
+        return owner.graphs, owner.runs
 
     # reading
 
     def list(self) -> list[ScheduleRow]:
-        return self.repo.list(owner_id=self.graphs.owner_id)
+        scope = self.graphs.scope
+        scope.require("schedule.read", what="workspace")
+        return self.repo.list(workspace_id=scope.workspace_id)
 
-    def get(self, schedule_id: str) -> ScheduleRow:
+    def get(self, schedule_id: str, permission: str = "schedule.read") -> ScheduleRow:
         row = self.repo.get(schedule_id)
-        if row is None or row.owner_id != self.graphs.owner_id:
+        if row is None or not self.graphs.scope.role(row.workspace_id):
             raise NotFound(f"There is no schedule with id {schedule_id}.")
+        self.graphs.scope.require(permission, row.workspace_id, what="schedule")
         return row
 
     def fires(self, schedule_id: str, limit: int = 20) -> list[FireRow]:
@@ -162,7 +180,7 @@ class ScheduleService:
 
     def to_json(self, row: ScheduleRow) -> dict[str, Any]:
         data = {k: (v.isoformat() if isinstance(v, datetime) else v) for k, v in row.__dict__.items()
-                if k not in ("watch_state", "owner_id")}
+                if k not in ("watch_state", "owner_id", "workspace_id")}
         upcoming = [] if (row.paused or row.watch_dir) else self._next(row, 1)
         data["next_fire_at"] = upcoming[0].isoformat() if upcoming else None
         data["state"] = self.state(row)
@@ -171,12 +189,14 @@ class ScheduleService:
     # changing
 
     def create(self, data: dict[str, Any]) -> ScheduleRow:
+        self.graphs.scope.require("schedule.write", what="workspace")
         values = self._check(data, None)
-        return self.repo.create(self.graphs.owner_id, values, created_at=self.clock())
+        return self.repo.create(self.graphs.owner_id, values, workspace_id=self.graphs.scope.workspace_id,
+                                created_at=self.clock())
 
     def update(self, schedule_id: str, data: dict[str, Any]) -> ScheduleRow:
         """Change some fields (those given). A changed timetable starts counting from now: no catch-up."""
-        row = self.get(schedule_id)
+        row = self.get(schedule_id, "schedule.write")
         values = self._check({**{k: getattr(row, k) for k in _FIELDS}, **data}, row)
         if any(values.get(k) != getattr(row, k) for k in ("cron", "timezone", "start_at", "watch_dir")) or (
                 row.paused and not values["paused"]):  # resuming through an update: no catch-up either
@@ -187,23 +207,23 @@ class ScheduleService:
         return updated
 
     def delete(self, schedule_id: str) -> None:
-        self.get(schedule_id)
+        self.get(schedule_id, "schedule.write")
         self.repo.delete(schedule_id)
 
     def pause(self, schedule_id: str) -> ScheduleRow:
-        self.get(schedule_id)
+        self.get(schedule_id, "schedule.write")
         return self.repo.update(schedule_id, {"paused": True})  # type: ignore[return-value]
 
     def resume(self, schedule_id: str) -> ScheduleRow:
         """Start firing again from now on; ticks that passed while paused are not caught up."""
-        row = self.get(schedule_id)
+        row = self.get(schedule_id, "schedule.write")
         if not row.paused:
             return row
         return self.repo.update(schedule_id, {"paused": False, "checked_until": self.clock()})  # type: ignore[return-value]
 
     def run_now(self, schedule_id: str) -> str:
         """Start one run of the schedule now, besides its timetable; the run id (or the reason it cannot start)."""
-        row = self.get(schedule_id)
+        row = self.get(schedule_id, "run.start")
         if row.watch_dir:
             raise InvalidSchedule("A watched folder starts a run for each file dropped in it; put a file in "
                                   f"{row.watch_dir} instead of running it now.")
@@ -345,8 +365,9 @@ class ScheduleService:
     def _start(self, row: ScheduleRow, inputs: dict[str, Any]) -> tuple[str | None, str | None]:
         """Start the schedule's run: (run id, None), or (None, why it could not start)."""
         try:
-            version_id = row.graph_version_id or self.graphs.latest(row.graph_id).id
-            return self.runs.start(version_id, inputs), None
+            graphs, runs = self._owner_services(row)
+            version_id = row.graph_version_id or graphs.latest(row.graph_id).id
+            return runs.start(version_id, inputs), None
         except AppError as exc:
             details = exc.details if isinstance(exc.details, list) else []
             return None, exc.message + "".join(f" {d.get('message', '')}" for d in details if isinstance(d, dict))
@@ -396,7 +417,8 @@ class ScheduleService:
             return None, f"Cannot read {clean}: {exc.strerror}."
         try:
             with os.fdopen(fd, "rb") as stream:
-                ref = self.runs.upload(stream, name=clean, media_type=mimetypes.guess_type(clean)[0])
+                ref = self._owner_services(row)[1].upload(stream, name=clean,
+                                                          media_type=mimetypes.guess_type(clean)[0])
             run_id, error = self._start(row, {**row.inputs, row.watch_input: ref.model_dump()})  # type: ignore[dict-item]
         except AppError as exc:
             run_id, error = None, exc.message
@@ -424,6 +446,8 @@ class Scheduler:
     def __init__(self, service: ScheduleService, poll_s: float):
         self.service = service
         self.poll_s = poll_s
+        #: other periodic work done after each tick (the data sweep, app/lifecycle.py); each guards its own pace
+        self.chores: list[Callable[[], None]] = []
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -434,6 +458,11 @@ class Scheduler:
                 self.service.tick()
             except Exception:  # the database may be away for a moment; try again next time
                 log.exception("The scheduler's tick failed")
+            for chore in self.chores:
+                try:
+                    chore()
+                except Exception:
+                    log.exception("A scheduler chore failed")
             self._stop.wait(self.poll_s)
 
     def start(self) -> None:

@@ -18,7 +18,9 @@ from storage.secrets import (
     valid_name,
 )
 
+from .audit import AuditLog
 from .errors import Conflict, InvalidSecret, NotFound, SecretUnavailable
+from .policy import Scope
 from .settings import Settings
 
 log = logging.getLogger("minddocs")
@@ -37,15 +39,22 @@ def secrets_box(settings: Settings) -> SecretBox:
 
 
 class SecretService:
-    """Named secrets (API keys, passwords) for the nodes. Values go in; they come out only through `reveal`,
-    which the runtime calls while a node runs. Lists show names, descriptions and dates, never values."""
+    """Named secrets (API keys, passwords) of one workspace, for the nodes. Values go in; they come out only
+    through `reveal`, which the runtime calls while a node runs. Lists show names, descriptions and dates,
+    never values. Bound to a Scope: reading names needs `secret.read`, changes `secret.write`."""
 
     MAX_VALUE_CHARS = 20_000
     MAX_DESCRIPTION_CHARS = 500
 
-    def __init__(self, repo: SecretRepository, box: SecretBox):
+    def __init__(self, repo: SecretRepository, box: SecretBox, scope: Scope, audit: AuditLog | None = None):
         self.repo = repo
         self.box = box
+        self.scope = scope
+        self.audit = audit
+
+    @property
+    def workspace_id(self) -> str:
+        return self.scope.workspace_id
 
     def _check(self, name: str, value: str | None, description: str | None) -> None:
         if not valid_name(name):
@@ -61,53 +70,82 @@ class SecretService:
             raise InvalidSecret(f"The description is longer than {self.MAX_DESCRIPTION_CHARS} characters; "
                                 "shorten it.", details={"field": "description"})
 
+    def _record(self, action: str, name: str) -> None:
+        if self.audit is not None:
+            self.audit.record(self.scope.actor, action, workspace_id=self.workspace_id, target_type="secret",
+                              target_id=name)
+
     def create(self, name: str, value: str, description: str = "") -> SecretRow:
+        self.scope.require("secret.write", what="secret")
         self._check(name, value, description)
         try:
-            return self.repo.create(name, self.box.encrypt(name, value), description)
+            row = self.repo.create(self.workspace_id, name, self.box.encrypt(name, value), description)
         except SecretExists:
             raise Conflict(f"A secret named '{name}' already exists; replace its value instead, or choose another "
                            "name.", code="secret_exists") from None
+        self._record("secret.created", name)
+        return row
 
     def replace(self, name: str, value: str, description: str | None = None) -> SecretRow:
         """Store a new value (and, when given, description) for an existing secret."""
+        self.scope.require("secret.write", what="secret")
         self._check(name, value, description)
-        row = self.repo.replace(name, self.box.encrypt(name, value), description)
+        row = self.repo.replace(self.workspace_id, name, self.box.encrypt(name, value), description)
         if row is None:
             raise self._missing(name)
+        self._record("secret.updated", name)
         return row
 
     def list(self) -> list[SecretRow]:
-        return self.repo.list()
+        self.scope.require("secret.read", what="secret")
+        return self.repo.list(self.workspace_id)
 
     def names(self) -> set[str]:
-        return self.repo.names()
+        """The names (for pickers and checks before a run: anyone who may run graphs may know them)."""
+        self.scope.require("graph.read", what="secret")
+        return self.repo.names(self.workspace_id)
 
     def get(self, name: str) -> SecretRow:
-        row = self.repo.get(name)
+        self.scope.require("secret.read", what="secret")
+        row = self.repo.get(self.workspace_id, name)
         if row is None:
             raise self._missing(name)
         return row
 
     def delete(self, name: str) -> None:
-        if not self.repo.delete(name):
+        self.scope.require("secret.write", what="secret")
+        if not self.repo.delete(self.workspace_id, name):
             raise self._missing(name)
+        self._record("secret.deleted", name)
 
-    def reveal(self, name: str) -> str:
+    @staticmethod
+    def _missing(name: str) -> NotFound:
+        return NotFound(f"There is no secret named '{name[:120]}'; create it on the Secrets page or with "
+                        "POST /api/v1/secrets.")
+
+
+class SecretReader:
+    """What the runtime uses while a node runs: a workspace's secret values. Never behind an API."""
+
+    def __init__(self, repo: SecretRepository, box: SecretBox):
+        self.repo = repo
+        self.box = box
+
+    def reveal(self, workspace_id: str, name: str) -> str:
         """The value, for the runtime only: never show it, log it or put it in outputs."""
-        stored = self.repo.ciphertext(name)
+        stored = self.repo.ciphertext(workspace_id, name)
         if stored is None:
-            raise self._missing(name)
+            raise SecretService._missing(name)
         try:
             return self.box.decrypt(name, stored)
         except SecretUnreadable as exc:
             raise SecretUnavailable(str(exc)) from None
 
-    def for_nodes(self, name: str) -> str | None:
+    def for_nodes(self, workspace_id: str, name: str) -> str | None:
         """`NodeContext.secrets`: the value, None when there is no such secret; an unreadable one is the user's
         to fix (a NodeError, not an unexpected failure)."""
         try:
-            return self.reveal(name)
+            return self.reveal(workspace_id, name)
         except NotFound:
             return None
         except SecretUnavailable as exc:
@@ -115,19 +153,14 @@ class SecretService:
 
     def check_key(self) -> str | None:
         """None when the current key reads the stored secrets; else why not (checked on one secret)."""
-        rows = self.repo.list()
-        if not rows:
+        row = self.repo.any()
+        if row is None:
             return None
         try:
-            self.reveal(rows[0].name)
+            self.reveal(*row)
         except SecretUnavailable as exc:
             return exc.message
         return None
-
-    @staticmethod
-    def _missing(name: str) -> NotFound:
-        return NotFound(f"There is no secret named '{name[:120]}'; create it on the Secrets page or with "
-                        "POST /api/v1/secrets.")
 
 
 def missing_secrets(loaded_nodes: Any, existing: set[str]) -> list[dict[str, Any]]:

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import BaseModel, Field, SecretStr
+from pydantic import BaseModel, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -113,9 +113,129 @@ class SchedulerSettings(BaseModel):
                                     "as JSON: '[\"/srv/inbox\"]'; empty: <data_dir>/inbox")
 
 
+class RetentionSettings(BaseModel):
+    """How long stored files are kept, and the sweep that removes the rest (docs/data.md)."""
+
+    artifact_days: int = Field(0, ge=0, description="Files of runs (inputs, outputs, intermediate results) and "
+                               "uploads no newer run uses are deleted this many days after the run ended; the "
+                               "runs' records (state, times, logs, figures) stay. 0: keep files forever")
+    sweep_hours: float = Field(24, gt=0, description="Hours between two sweeps by the scheduler (or run "
+                               "'minddocs data sweep')")
+    orphan_grace_hours: float = Field(24, ge=0, description="A stored file nothing refers to is removed once "
+                                      "it is older than this (a file being uploaded is not referenced yet)")
+
+
 class ServerSettings(BaseModel):
     host: str = "127.0.0.1"
     port: int = 8080
+
+
+class LogSettings(BaseModel):
+    """How serve, worker and scheduler write their log (docs/operations.md)."""
+
+    format: Literal["text", "json"] = Field("text", description="'json': one JSON object a line, with run_id and "
+                                            "node_id while a node runs (for log collectors)")
+    level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+
+
+class ObservabilitySettings(BaseModel):
+    """Prometheus metrics at /metrics (docs/operations.md)."""
+
+    metrics: bool = Field(True, description="Serve Prometheus metrics at /metrics")
+    metrics_token: SecretStr | None = Field(None, description="When set, /metrics answers only requests with "
+                                            "'Authorization: Bearer <token>'; unset: anyone who reaches the port")
+    max_graph_labels: int = Field(200, ge=1, le=10_000, description="Graphs counted one by one in the run "
+                                  "metrics; runs of further graphs count under graph=\"other\"")
+
+
+class OidcProvider(BaseModel):
+    """One OpenID Connect sign-in button (Google, Microsoft, or any issuer). docs/accounts.md, "Single sign-on"."""
+
+    name: str = Field(..., pattern=r"^[a-z0-9_-]{1,40}$", description="In URLs: /auth/oidc/<name>/login")
+    label: str = Field("", description="Button text, e.g. 'Google'; default: the name")
+    issuer: str = Field(..., description="e.g. https://accounts.google.com, "
+                        "https://login.microsoftonline.com/<tenant>/v2.0")
+    client_id: str
+    client_secret: SecretStr
+    allowed_domains: list[str] = Field(default_factory=list, description="Email domains allowed to sign in; "
+                                       "empty: any (with registration open) or invited people only")
+    scope: str = "openid email profile"
+
+
+class AuthSettings(BaseModel):
+    """Accounts and sign-in (docs/accounts.md)."""
+
+    registration: Literal["open", "invite"] = Field("invite", description="'open': anyone may create an "
+                                                    "account; 'invite': only people invited to a workspace")
+    setup_in_browser: bool = Field(True, description="While no administrator exists, the first visitor may "
+                                   "create one at /setup; off: only `minddocs user create --admin`")
+    session_days: float = Field(14, gt=0, description="A sign-in lasts this long without activity")
+    cookie_secure: bool | None = Field(None, description="Send cookies over HTTPS only; unset: when "
+                                       "notifications.public_url starts with https")
+    min_password_length: int = Field(10, ge=8, le=128)
+    max_failures_per_account: int = Field(5, ge=1, description="Failed sign-ins in 15 minutes before that "
+                                          "account waits")
+    max_failures_per_ip: int = Field(20, ge=1, description="Failed sign-ins in 15 minutes from one address")
+    reset_token_minutes: int = Field(60, ge=5, le=10080, description="How long a password-reset link works")
+    invitation_days: int = Field(7, ge=1, le=90)
+    jwt_secret: SecretStr | None = Field(None, description="Signs the short-lived API access tokens (JWT); "
+                                         "unset: derived from the secrets key")
+    access_token_minutes: int = Field(15, ge=1, le=1440)
+    refresh_token_days: int = Field(30, ge=1, le=365)
+    token_rate_per_minute: int = Field(600, ge=1, description="API requests per minute allowed per token")
+    share_rate_per_minute: int = Field(30, ge=1, description="Share-link submissions per minute per address")
+    oidc: list[OidcProvider] = Field(default_factory=list, description="Sign-in providers, as JSON")
+
+
+class PlanLimits(BaseModel):
+    """What one plan allows a workspace; None: no limit (docs/admin.md, "Plans and quotas")."""
+
+    runs_per_month: int | None = Field(None, ge=0, description="Runs started in a calendar month (UTC), by "
+                                       "anyone, a schedule, an inbound hook or a share link")
+    storage_mb: int | None = Field(None, ge=0, description="Files the workspace holds (uploads and results), in MB")
+    max_file_mb: int | None = Field(None, ge=0, description="Largest file uploaded, in MB")
+    heavy_nodes: bool = Field(True, description="May run node types of the 'media' queue (images, audio)")
+    members: int | None = Field(None, ge=1, description="People in the workspace, pending invitations included")
+
+
+_DEFAULT_PLANS: dict[str, dict[str, object]] = {
+    "free": {"runs_per_month": 100, "storage_mb": 1024, "max_file_mb": 25, "heavy_nodes": False, "members": 5},
+    "professional": {"runs_per_month": 5000, "storage_mb": 51200, "max_file_mb": 500, "heavy_nodes": True,
+                     "members": 50},
+    "enterprise": {},
+    "unlimited": {},  # the default of a self-hosted installation: nothing is refused
+}
+
+
+class PlansSettings(BaseModel):
+    """Plans and their limits per workspace. A plan given in MINDDOCS_PLANS__LIMITS (JSON) or
+    MINDDOCS_PLANS__LIMITS__<PLAN>__<LIMIT> keeps the defaults of what it does not mention."""
+
+    limits: dict[str, PlanLimits] = Field(default_factory=lambda: {k: PlanLimits(**v) for k, v in
+                                                                   _DEFAULT_PLANS.items()},
+                                          description="Plan name -> limits, as JSON: '{\"free\": "
+                                          "{\"runs_per_month\": 200}}'")
+    default: str = Field("unlimited", description="The plan of workspaces whose plan is 'default' (every new "
+                         "workspace) or not in `limits`. A hosted MindDocs that sells plans sets 'free' here")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _keep_defaults(cls, data: Any) -> Any:
+        if isinstance(data, dict) and isinstance(data.get("limits"), dict):
+            merged: dict[str, Any] = {k: dict(v) for k, v in _DEFAULT_PLANS.items()}
+            for name, given in data["limits"].items():
+                base = merged.get(str(name).lower(), {})
+                merged[str(name).lower()] = ({**base, **given} if isinstance(given, dict) else given)
+            data = {**data, "limits": merged}
+        return data
+
+    def name(self, plan: str) -> str:
+        """The plan a workspace is on: its own, or the default one ("default", or a plan no longer configured)."""
+        return plan if plan in self.limits else self.default
+
+    def of(self, plan: str) -> PlanLimits:
+        """The limits of `plan` (those of the default plan when it is not configured)."""
+        return self.limits.get(self.name(plan)) or PlanLimits()
 
 
 class Settings(BaseSettings):
@@ -130,6 +250,7 @@ class Settings(BaseSettings):
                               description="Folder of the sample graphs")
 
     storage: StorageSettings = StorageSettings()
+    auth: AuthSettings = AuthSettings()
     limits: LimitsSettings = LimitsSettings()
     runtime: RuntimeSettings = RuntimeSettings()
     broker: BrokerSettings = BrokerSettings()
@@ -141,6 +262,10 @@ class Settings(BaseSettings):
     smtp: SmtpSettings = SmtpSettings()
     notifications: NotificationSettings = NotificationSettings()
     scheduler: SchedulerSettings = SchedulerSettings()
+    retention: RetentionSettings = RetentionSettings()
+    log: LogSettings = LogSettings()
+    observability: ObservabilitySettings = ObservabilitySettings()
+    plans: PlansSettings = PlansSettings()
 
     @property
     def db_url(self) -> str:

@@ -15,6 +15,7 @@ import hmac
 import secrets as random
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import IO, TYPE_CHECKING, Any
 
@@ -25,7 +26,9 @@ from storage.webhooks import DeliveryRow, InboundRow, WebhookRepository, Webhook
 from .errors import AppError, InvalidInputs, InvalidWebhook, NotFound, Unauthorized
 
 if TYPE_CHECKING:  # services.py builds these services from ours: no import at run time
-    from .services import GraphService, RunService, SecretService
+    from .graphs import GraphService
+    from .runs import RunService
+    from .secrets import SecretReader, SecretService
 
 SIGNATURE_HEADER = "X-MindDocs-Signature"
 EVENTS = ("run.succeeded", "run.failed")
@@ -113,7 +116,7 @@ class WebhookService:
         return sorted(set(events))
 
     def create(self, graph_id: str, url: str, events: list[str] | None = None, description: str = "") -> Created:
-        self.graphs.get(graph_id)
+        self.graphs.get(graph_id, "webhook.write")
         events = self._events(list(EVENTS) if events is None else events)
         url = check_url(self.policy, url)
         webhook_id = uuid.uuid4().hex
@@ -123,23 +126,23 @@ class WebhookService:
         return Created(self.repo.create(webhook_id=webhook_id, graph_id=graph_id, url=url, events=events,
                                         secret_name=name, description=description[:500]), secret)
 
-    def get(self, webhook_id: str) -> WebhookRow:
+    def get(self, webhook_id: str, permission: str = "webhook.read") -> WebhookRow:
         row = self.repo.get(webhook_id)
         if row is None:
             raise NotFound(f"There is no webhook with id {webhook_id}.")
         try:
-            self.graphs.get(row.graph_id)
+            self.graphs.get(row.graph_id, permission)
         except NotFound:
             raise NotFound(f"There is no webhook with id {webhook_id}.") from None
         return row
 
     def list(self, graph_id: str) -> list[WebhookRow]:
-        self.graphs.get(graph_id)
+        self.graphs.get(graph_id, "webhook.read")
         return self.repo.list(graph_id)
 
     def update(self, webhook_id: str, *, url: str | None = None, events: list[str] | None = None,
                description: str | None = None, active: bool | None = None) -> WebhookRow:
-        self.get(webhook_id)
+        self.get(webhook_id, "webhook.write")
         values: dict[str, Any] = {}
         if url is not None:
             values["url"] = check_url(self.policy, url)
@@ -152,7 +155,7 @@ class WebhookService:
         return self.repo.update(webhook_id, **values)  # type: ignore[return-value]
 
     def rotate_secret(self, webhook_id: str) -> Created:
-        row = self.get(webhook_id)
+        row = self.get(webhook_id, "webhook.write")
         secret = random.token_urlsafe(32)
         try:
             self.secrets.replace(row.secret_name, secret)
@@ -161,7 +164,7 @@ class WebhookService:
         return Created(row, secret)
 
     def delete(self, webhook_id: str) -> None:
-        row = self.get(webhook_id)
+        row = self.get(webhook_id, "webhook.write")
         self.repo.delete(webhook_id)
         try:
             self.secrets.delete(row.secret_name)
@@ -176,7 +179,7 @@ class WebhookService:
         old = self.repo.get_delivery(delivery_id)
         if old is None or old.webhook_id is None:
             raise NotFound(f"There is no webhook delivery with id {delivery_id}.")
-        self.get(old.webhook_id)
+        self.get(old.webhook_id, "webhook.write")
         return self.repo.redeliver(delivery_id)  # type: ignore[return-value]
 
 
@@ -193,23 +196,26 @@ class Upload:
 class InboundService:
     """Inbound hooks: each graph may have one address that starts its runs, for signed requests only."""
 
-    def __init__(self, repo: WebhookRepository, graphs: GraphService, runs: RunService, secrets: SecretService):
+    def __init__(self, repo: WebhookRepository, graphs: GraphService, runs: RunService, secrets: SecretService,
+                 reader: SecretReader, acting_as: Callable[[str, str], Any]):
         self.repo = repo
         self.graphs = graphs
         self.runs = runs
         self.secrets = secrets
+        self.reader = reader  # reveals the signing secret of any hook: requests come without an account
+        self.acting_as = acting_as  # (user id, workspace id) -> services: runs start as the graph's owner
 
     @staticmethod
     def path(token: str) -> str:
         return f"/api/v1/hooks/{token}"
 
     def get(self, graph_id: str) -> InboundRow | None:
-        self.graphs.get(graph_id)
+        self.graphs.get(graph_id, "webhook.read")
         return self.repo.inbound(graph_id=graph_id)
 
     def rotate(self, graph_id: str) -> Created:
         """Create the graph's inbound hook, or replace its address and secret (the old ones stop working)."""
-        self.graphs.get(graph_id)
+        self.graphs.get(graph_id, "webhook.write")
         name, secret = f"hook.{graph_id}", random.token_urlsafe(32)
         try:
             self.secrets.replace(name, secret)
@@ -218,7 +224,7 @@ class InboundService:
         return Created(self.repo.set_inbound(graph_id, random.token_urlsafe(24), name), secret)
 
     def delete(self, graph_id: str) -> None:
-        self.graphs.get(graph_id)
+        self.graphs.get(graph_id, "webhook.write")
         if not self.repo.delete_inbound(graph_id):
             raise NotFound("This graph has no inbound webhook.")
         try:
@@ -232,7 +238,7 @@ class InboundService:
         if hook is None:
             raise NotFound("There is no webhook at this address; the graph's hook may have been rotated or removed.")
         try:
-            secret = self.secrets.reveal(hook.secret_name)
+            secret = self.reader.reveal(hook.workspace_id, hook.secret_name)
         except AppError:
             raise Unauthorized("This hook's secret cannot be read; rotate the hook on the graph's webhooks page.",
                                code="secret_unreadable") from None
@@ -245,19 +251,21 @@ class InboundService:
     def start(self, hook: InboundRow, fields: dict[str, Any], files: list[Upload], *, as_text: bool = False
               ) -> tuple[str, list[str]]:
         """Start a run of the graph's latest version from the request's fields (JSON values, or form text with
-        `as_text`) and files. Fields that are not inputs of the graph are ignored: (run id, ignored names)."""
-        version = self.graphs.latest(hook.graph_id)
-        declared = {d["name"] for d in self.graphs.interface(version.id)["inputs"]}
+        `as_text`) and files. Fields that are not inputs of the graph are ignored: (run id, ignored names).
+        The run is the graph owner's, in the graph's workspace."""
+        owner = self.acting_as(hook.owner_id, hook.workspace_id)
+        graphs, runs = owner.graphs, owner.runs
+        version = graphs.latest(hook.graph_id)
+        declared = {d["name"] for d in graphs.interface(version.id)["inputs"]}
         ignored = sorted(k for k in [*fields, *(f.field for f in files)] if k not in declared)
         inputs = {name: value for name, value in fields.items() if name in declared}
         if as_text:
-            inputs = self.runs.text_inputs(version.id, inputs)
+            inputs = runs.text_inputs(version.id, inputs)
         for upload in files:
             if upload.field in declared:
-                ref = self.runs.upload(upload.stream, name=upload.filename or upload.field,
-                                       media_type=upload.media_type)
+                ref = runs.upload(upload.stream, name=upload.filename or upload.field, media_type=upload.media_type)
                 inputs[upload.field] = ref.model_dump()
-        return self.runs.start(version.id, inputs), ignored
+        return runs.start(version.id, inputs), ignored
 
 
 def parse_json_fields(body: bytes) -> dict[str, Any]:

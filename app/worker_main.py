@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import logging
-
+from .logs import configure_logging
 from .services import Services
 from .settings import Settings
 
-logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
 settings = Settings()
+configure_logging(settings)  # replaces the handler Dramatiq's CLI set up: text or JSON (log.format)
 if settings.embedded:
     raise SystemExit("minddocs worker needs Redis: set MINDDOCS_REDIS_URL (embedded mode runs nodes inside "
                      "'minddocs serve').")

@@ -136,6 +136,31 @@ def start_server(data_dir: Path, log_path: Path) -> tuple[subprocess.Popen, str]
     raise RuntimeError("the server did not answer /api/v1/health within 90 s")
 
 
+def sign_in(data_dir: Path) -> tuple[str, str]:
+    """An administrator with an API token and a browser session, in the database the server will open:
+    (token for the API calls, session cookie value for Chromium)."""
+    from app.accounts import actor_for
+    from app.services import Services
+    from app.settings import Settings
+
+    svc = Services(Settings(_env_file=None, data_dir=data_dir, load_samples=False))  # never started
+    try:
+        admin = svc.accounts.setup_admin("bench@example.com", "quiet harbour 8842")
+        _, token = svc.tokens.create(svc.scope_for(actor_for(admin)), "bench", ["write"])
+        return token, svc.accounts.sign_in_user(admin.id, ip="127.0.0.1").cookie_value
+    finally:
+        svc.close()
+
+
+def signed_in_context(browser: Any, url: str, cookie: str) -> Any:
+    from app.web_auth import SESSION_COOKIE
+
+    context = browser.new_context(locale="en-US", viewport=VIEWPORT,
+                                  extra_http_headers={"Accept-Language": "en-US,en;q=0.9"})
+    context.add_cookies([{"name": SESSION_COOKIE, "value": cookie, "url": url}])
+    return context
+
+
 def stop_server(proc: subprocess.Popen) -> None:
     if proc.poll() is None:
         proc.terminate()
@@ -414,7 +439,7 @@ def in_browser_tailwind(route) -> None:
     route.fulfill(response=response, body=body[:start] + compiler + body[end:])
 
 
-def run_experiments(browser, url: str, path: str, repeats: int) -> dict[str, Any]:
+def run_experiments(browser, url: str, path: str, repeats: int, cookie: str) -> dict[str, Any]:
     """Load the largest graph with parts of the page changed in the browser (the repository is untouched).
 
     Each variant patches the page or flow_editor.js through request interception:
@@ -441,8 +466,7 @@ def run_experiments(browser, url: str, path: str, repeats: int) -> dict[str, Any
                 "no background": [js([('<Background :gap="16" />', "")])]}
     contexts = {}
     for name, routes in variants.items():
-        context = browser.new_context(locale="en-US", viewport=VIEWPORT,
-                                      extra_http_headers={"Accept-Language": "en-US,en;q=0.9"})
+        context = signed_in_context(browser, url, cookie)
         for pattern, handler in routes:
             context.route(pattern, handler)
         contexts[name] = context
@@ -480,10 +504,12 @@ def run_experiments(browser, url: str, path: str, repeats: int) -> dict[str, Any
     return {name: {key: summary([r[key] for r in rows]) for key in rows[0]} for name, rows in loads.items()}
 
 
-def server_build_times(url: str, paths: dict[str, str], repeats: int = 3) -> dict[str, Any]:
+def server_build_times(url: str, paths: dict[str, str], cookie: str, repeats: int = 3) -> dict[str, Any]:
     """GET each page over HTTP: the server builds the whole page (Python + NiceGUI's HTML) for it."""
+    from app.web_auth import SESSION_COOKIE
+
     out = {}
-    with httpx.Client(timeout=60) as client:
+    with httpx.Client(timeout=60, cookies={SESSION_COOKIE: cookie}) as client:
         for label, path in paths.items():
             times, size = [], 0
             for _ in range(repeats):
@@ -587,13 +613,15 @@ def main() -> int:
     from playwright.sync_api import sync_playwright
 
     with tempfile.TemporaryDirectory(prefix="minddocs-bench-editor-") as tmp:
+        token, cookie = sign_in(Path(tmp) / "data")
+        auth = {"Authorization": f"Bearer {token}"}
         proc, url = start_server(Path(tmp) / "data", Path(tmp) / "server.log")
         browser = None
         try:
             result["server_start_s"] = round(time.monotonic() - t_start, 1)
             graph_ids = {}
             for n in sizes:
-                created = httpx.post(url + "/api/v1/graphs", json=chain_graph(n), timeout=60)
+                created = httpx.post(url + "/api/v1/graphs", json=chain_graph(n), headers=auth, timeout=60)
                 created.raise_for_status()
                 body = created.json()
                 if body["issues"]:
@@ -601,7 +629,7 @@ def main() -> int:
                 graph_ids[n] = body["id"]
             empty = {"format_version": 2, "meta": {"name": "bench empty", "description": "", "tags": []},
                      "nodes": [], "edges": []}  # for the server's fixed cost of the editor page
-            created = httpx.post(url + "/api/v1/graphs", json=empty, timeout=60)
+            created = httpx.post(url + "/api/v1/graphs", json=empty, headers=auth, timeout=60)
             empty_id = created.raise_for_status().json()["id"]
             cards = len(graph_ids) + 1
             pages = [("library", "/", "library", 0)] + [(str(n), f"/graphs/{graph_ids[n]}/edit", "editor", n)
@@ -609,8 +637,7 @@ def main() -> int:
 
             with sync_playwright() as pw:
                 browser = pw.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
-                context = browser.new_context(locale="en-US", viewport=VIEWPORT,
-                                              extra_http_headers={"Accept-Language": "en-US,en;q=0.9"})
+                context = signed_in_context(browser, url, cookie)
                 runs: dict[str, list[dict[str, Any]]] = {label: [] for label, *_ in pages}
                 failures: list[str] = []
                 result["failed_loads"] = failures
@@ -642,12 +669,12 @@ def main() -> int:
                                                   big, cards, cpu_profile=True, trace_browser=browser)
                     paths = {label: path for label, path, *_ in pages}
                     paths["empty editor"] = f"/graphs/{empty_id}/edit"
-                    result["server_get"] = server_build_times(url, paths)
+                    result["server_get"] = server_build_times(url, paths, cookie)
                 if args.experiments:
                     big = max(sizes)
                     print(f"experiments on {big} nodes ...", flush=True)
                     result["experiments"] = run_experiments(browser, url, f"/graphs/{graph_ids[big]}/edit",
-                                                            args.experiments)
+                                                            args.experiments, cookie)
                 browser.close()
                 browser = None
         finally:

@@ -36,12 +36,12 @@ sys.path.insert(0, str(ROOT))
 CORPUS = ROOT.parent / "shared" / "corpus"
 RESULTS = ROOT / "bench" / "results"
 
-from app.services import Services  # noqa: E402
-from app.settings import Settings  # noqa: E402
-from nodes.audio_transcribe import Transcribe, TranscribeConfig, TranscribeIn  # noqa: E402
-from nodes.base import NodeContext  # noqa: E402
-from nodes.media import audio_stream, whisper  # noqa: E402
-from nodes.media.whisper_models import bundled_path  # noqa: E402
+from app.services import Services
+from app.settings import Settings
+from nodes.audio_transcribe import Transcribe, TranscribeConfig, TranscribeIn
+from nodes.base import NodeContext
+from nodes.media import audio_stream, whisper
+from nodes.media.whisper_models import bundled_path
 
 CLIPS = ["audio_jfk_ask_not.flac", "audio_one_two_three_en.wav", "audio_stereo_two_speakers_en.wav"]
 
@@ -84,7 +84,7 @@ def manifest_transcript(name: str) -> str | None:
 
 def wer(reference: str, hypothesis: str) -> float:
     """Word error rate, case and punctuation ignored, digits read as words ("1, 2, 3" = "one two three")."""
-    digits = dict(zip("0123456789", "zero one two three four five six seven eight nine".split()))
+    digits = dict(zip("0123456789", ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine"]))
     ref, hyp = ([digits.get(w, w) for w in re.sub(r"[^\w\s']", " ", t.lower()).split()]
                 for t in (reference, hypothesis))
     row = list(range(len(hyp) + 1))

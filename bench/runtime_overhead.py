@@ -53,11 +53,11 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-import dramatiq  # noqa: E402
+import dramatiq
 
-from app.services import Services  # noqa: E402
-from app.settings import Settings  # noqa: E402
-from graph_runtime.worker import BrokerOptions, make_broker  # noqa: E402
+from app.services import Services
+from app.settings import Settings
+from graph_runtime.worker import BrokerOptions, make_broker
 
 REDIS_URL = os.environ.get("MINDDOCS_BENCH_REDIS", "redis://127.0.0.1:6379/0")
 PG_ADMIN_URL = os.environ.get("MINDDOCS_BENCH_PG", "postgresql://postgres@127.0.0.1:5432/test")
@@ -237,7 +237,7 @@ def micro_costs(services: Services, graph: dict[str, Any]) -> dict[str, float]:
     join_in = join.node_type.Inputs.model_validate({f"text_{i}": "hello" for i in range(1, 5)})
     n = 1000
 
-    def per_call_us(fn) -> float:  # noqa: ANN001
+    def per_call_us(fn) -> float:
         started = time.perf_counter()
         for _ in range(n):
             fn()
@@ -389,9 +389,8 @@ def bench_redis(tmp: Path, graph: dict[str, Any], args: argparse.Namespace,
         env["MINDDOCS_DATABASE_URL"] = database_url
     services = Services(settings)  # migrates the database before the worker opens it
     try:
-        with worker_process(env, tmp / f"worker-{namespace}.log", args.worker_processes):
-            with services:
-                runs = measure_runs(services, graph, args.runs)
+        with worker_process(env, tmp / f"worker-{namespace}.log", args.worker_processes), services:
+            runs = measure_runs(services, graph, args.runs)
     finally:
         services.close()
         drop_namespace(namespace)
@@ -401,7 +400,7 @@ def bench_redis(tmp: Path, graph: dict[str, Any], args: argparse.Namespace,
 # --- report -----------------------------------------------------------------------------------------
 def summarise(name: str, result: dict[str, Any]) -> dict[str, Any]:
     runs: list[RunFigures] = result["runs"]
-    med = lambda values: statistics.median(values)  # noqa: E731
+    med = lambda values: statistics.median(values)
     overhead = med([r.overhead_per_node for r in runs])
     raw = result["raw"]
     return {

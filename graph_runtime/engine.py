@@ -6,6 +6,7 @@ embedded in-process worker and behind Redis workers (`worker.py`).
 
 from __future__ import annotations
 
+import contextvars
 import hashlib
 import json
 import logging
@@ -46,6 +47,9 @@ LARGE_OUTPUT_BYTES = 256 * 1024
 RETRY_MAX_MS = 60_000
 #: Node runs one `execute` call may run after a reused result before handing the rest to the broker.
 CONTINUE_MAX = 200
+#: (run id, node run id) of the node run this thread works on; log formatters read it (app/logs.py)
+CURRENT_NODE: contextvars.ContextVar[tuple[str, str] | None] = contextvars.ContextVar("minddocs_node",
+                                                                                     default=None)
 
 
 class Dispatch(Protocol):
@@ -59,7 +63,10 @@ class Observer(Protocol):
 
     def after_node(self, run_id: str, node_id: str, node_type: str, state: str, duration_ms: float) -> None: ...
 
-    # optional: `run_finished(run_id, state)` once per run, in the process that closed it ("succeeded"/"failed")
+    # optional: `run_finished(run_id, state)` once per run, in the process that closed it
+    # ("succeeded"/"failed"); `run_started(run_id, version_id)` in the process that started it;
+    # `node_reused(run_id, node_id, node_type)` right before the `after_node` of a node run whose result was
+    # reused (node cache or a resumed run)
 
 
 @dataclass
@@ -72,7 +79,7 @@ class Engine:
     def __init__(self, *, runs: RunRepository, graphs: GraphRepository, artifacts: ArtifactStore,
                  registry: Registry, executor_name: str, max_nodes: int = 500,
                  observers: list[Observer] | None = None, limits: Limits | None = None, llm: Any = None,
-                 models_dir: Path | None = None, secrets: Callable[[str], str | None] | None = None,
+                 models_dir: Path | None = None, secrets: Callable[[str, str], str | None] | None = None,
                  cache: NodeCache | None = None, run_timeout_s: float = 0):
         self.runs = runs
         self.graphs = graphs
@@ -85,7 +92,8 @@ class Engine:
         self.limits = limits or Limits()
         self.llm = llm
         self.models_dir = models_dir
-        self.secrets = secrets  # name -> value; values are decrypted here, per node run, and never stored
+        #: (workspace id, name) -> value; values are decrypted here, per node run, and never stored
+        self.secrets = secrets
         self.cache = cache  # reuse of node results across runs; None: off
         self.run_timeout_s = run_timeout_s  # default time limit of a whole run; 0: none
         self.dispatch: Dispatch | None = None
@@ -137,7 +145,8 @@ class Engine:
         return {k: (v.model_dump(mode="json") if hasattr(v, "model_dump") else v) for k, v in clean.items()}
 
     def start(self, version_id: str, owner_id: str, inputs: dict[str, Any],
-              options: dict[str, Any] | None = None) -> str:
+              options: dict[str, Any] | None = None, *, workspace_id: str, share_link_id: str | None = None,
+              submission_hash: str | None = None) -> str:
         """Validate everything, create the run and dispatch the nodes that need nothing upstream.
 
         `options`: `reuse_from` (a run whose unchanged node results are reused: resuming), `no_cache`
@@ -151,10 +160,12 @@ class Engine:
         if self.run_timeout_s and "timeout_s" not in options:
             options["timeout_s"] = self.run_timeout_s
         run_id = self.runs.create(
-            version_id=version_id, owner_id=owner_id, inputs=clean, executor=self.executor_name,
+            version_id=version_id, owner_id=owner_id, workspace_id=workspace_id, inputs=clean,
+            executor=self.executor_name, share_link_id=share_link_id, submission_hash=submission_hash,
             nodes=[(n.spec.id, n.spec.type, n.node_type.queue) for n in loaded.nodes.values()], first=roots,
             options=options,
         )
+        self._notify("run_started", run_id, version_id)
         for node_id in roots:
             self._send(run_id, loaded.nodes[node_id])
         return run_id
@@ -229,6 +240,13 @@ class Engine:
         self._send(run_id, loaded.nodes[split_instance(node_run_id)[0]], node_run_id)
 
     def _execute(self, run_id: str, node_run_id: str, retries: int) -> str:
+        token = CURRENT_NODE.set((run_id, node_run_id))
+        try:
+            return self._execute_node(run_id, node_run_id, retries)
+        finally:
+            CURRENT_NODE.reset(token)
+
+    def _execute_node(self, run_id: str, node_run_id: str, retries: int) -> str:
         info = self._run_info(run_id)
         loaded = self.load(info.version_id)
         node_id, item = split_instance(node_run_id)
@@ -254,9 +272,9 @@ class Engine:
                               graph_inputs=info.inputs, models=self.models,
                               log_sink=lambda lvl, msg: self.runs.log(run_id, node_run_id, lvl, msg),
                               llm=self.llm, limits=self.limits, models_dir=self.models_dir,
-                              secrets=self.secrets, item=item, item_errors=item_errors,
+                              secrets=self._secrets_of(info.workspace_id), item=item, item_errors=item_errors,
                               is_cancelled=lambda: self._is_cancelled(run_id))
-            key = self._key(node, inputs, item_errors)
+            key = self._key(node, inputs, item_errors, info.workspace_id)
             reused = self._reuse(work, info, key)
             if reused is not None:
                 outputs, artifact, how = reused
@@ -305,7 +323,7 @@ class Engine:
             return None  # reported by the normal path, on a claimed node run
         if missing:
             return None
-        key = self._key(work.node, inputs, item_errors)
+        key = self._key(work.node, inputs, item_errors, info.workspace_id)
         reused = self._reuse(work, info, key)
         if reused is None:
             return None
@@ -330,6 +348,8 @@ class Engine:
                                               outputs_artifact=artifact, duration_ms=duration, children=children,
                                               state=state, cache_key=key, reused=reused, loop=loop_step,
                                               claiming=claiming)
+        if reused:
+            self._notify("node_reused", work.run_id, work.node_run_id, work.node.spec.type)
         self._notify("after_node", work.run_id, work.node_run_id, work.node.spec.type, state, duration)
         self._send_all(work.run_id, work.loaded, ready,
                        continue_queue=work.node.node_type.queue if reused or state == "skipped" else None)
@@ -456,12 +476,15 @@ class Engine:
         return {"items": items}
 
     # --- reusing results ------------------------------------------------------------------------
-    def _key(self, node: ResolvedNode, inputs: BaseModel | None, item_errors: list[dict[str, Any]]) -> str | None:
-        """What makes a result reusable: node type and version, config and input values (files by content)."""
+    def _key(self, node: ResolvedNode, inputs: BaseModel | None, item_errors: list[dict[str, Any]],
+             workspace_id: str) -> str | None:
+        """What makes a result reusable: node type and version, config and input values (files by content),
+        within one workspace (another workspace's results are not shared, not even their existence)."""
         if node.node_type.inline or inputs is None:
             return None
         payload = [node.spec.type, node.node_type.version, node.config.model_dump(mode="json"),
-                   inputs.model_dump(mode="json"), item_errors, repr(self.llm) if node.node_type.uses_llm else None]
+                   inputs.model_dump(mode="json"), item_errors, repr(self.llm) if node.node_type.uses_llm else None,
+                   workspace_id]
         data = json.dumps(payload, sort_keys=True, separators=(",", ":"), default=_json_default)
         return hashlib.sha256(data.encode()).hexdigest()
 
@@ -497,6 +520,13 @@ class Engine:
             raise _RunTimeout()
         return left
 
+    def _secrets_of(self, workspace_id: str) -> Callable[[str], str | None] | None:
+        """`NodeContext.secrets` for a run: the secrets of the run's workspace only."""
+        if self.secrets is None:
+            return None
+        reveal = self.secrets
+        return lambda name: reveal(workspace_id, name)
+
     def _is_cancelled(self, run_id: str) -> bool:
         """Whether the run stopped; asks the database at most once a second per run."""
         now = time.monotonic()
@@ -522,7 +552,7 @@ class Engine:
         if node.node_type.inline:
             return work()
         limit = self._timeout(node)
-        future = self._pool.submit(work)
+        future = self._pool.submit(contextvars.copy_context().run, work)  # CURRENT_NODE in the pool thread
         try:
             return future.result(timeout=min(limit, run_left_s) if run_left_s is not None else limit)
         except FutureTimeout:

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import dramatiq
 from dramatiq.brokers.redis import RedisBroker
 from dramatiq.brokers.stub import StubBroker
+from dramatiq.common import dq_name
 from dramatiq.middleware import CurrentMessage, Retries, ShutdownNotifications, TimeLimit
 from dramatiq.middleware.time_limit import TimeLimitExceeded
 from sqlalchemy.exc import OperationalError
@@ -87,6 +88,39 @@ class Executor:
         except TimeLimitExceeded:
             self.engine.fail_stuck(run_id, node_id, "timeout", "The node's work could not be stored in time; "
                                    "try again, and tell the administrator if it keeps happening.")
+
+    # --- health and queue depth (app/health.py, app/metrics.py) ---------------------------------
+    def queue_depths(self) -> dict[str, tuple[int, int]]:
+        """queue -> (messages waiting to be fetched, messages not yet done: waiting, delayed or running)."""
+        queues = sorted(q for q in self.broker.get_declared_queues() if not q.endswith((".DQ", ".XQ")))
+        if isinstance(self.broker, RedisBroker):  # dramatiq's keys: <ns>:<queue> list, <ns>:<queue>.msgs hash
+            pipe = self.broker.client.pipeline(transaction=False)
+            for queue in queues:
+                key = f"{self.broker.namespace}:{queue}"
+                pipe.llen(key)
+                pipe.hlen(f"{key}.msgs")
+                pipe.hlen(f"{key}.DQ.msgs")
+            counts = pipe.execute()
+            return {q: (counts[3 * i], counts[3 * i + 1] + counts[3 * i + 2]) for i, q in enumerate(queues)}
+        stub = self.broker.queues  # StubBroker: queue.Queue objects (`unfinished_tasks` drops on ack)
+        return {q: (stub[q].qsize() + stub[dq_name(q)].qsize(),
+                    stub[q].unfinished_tasks + stub[dq_name(q)].unfinished_tasks) for q in queues}
+
+    def ping(self, timeout_s: float = 2.0) -> None:
+        """Raise unless the broker answers in `timeout_s` (Redis PING); the in-process broker always does."""
+        if not isinstance(self.broker, RedisBroker):
+            return
+        import redis
+
+        pool = self.broker.client.connection_pool
+        probe = redis.Redis(connection_pool=redis.ConnectionPool(
+            connection_class=pool.connection_class,
+            **{**pool.connection_kwargs, "socket_connect_timeout": timeout_s, "socket_timeout": timeout_s}))
+        try:
+            probe.ping()
+        finally:
+            probe.close()
+            probe.connection_pool.disconnect()
 
     # --- the in-process worker of embedded mode -------------------------------------------------
     def start_worker(self, threads: int = 8, queues: set[str] | None = None) -> dramatiq.Worker:

@@ -155,7 +155,7 @@ class NoPorts(BaseModel):
 
 
 C = TypeVar("C", bound=BaseModel)
-I = TypeVar("I", bound=BaseModel)  # noqa: E741
+I = TypeVar("I", bound=BaseModel)
 O = TypeVar("O", bound=BaseModel)
 
 

@@ -34,8 +34,8 @@ _DATES = [
     (re.compile(r"\b(\d{4})-(\d{1,2})-(\d{1,2})\b"), "ymd"),
     (re.compile(r"\b(\d{1,2})[/.-](\d{1,2})[/.-](\d{4}|\d{2})\b"), "dmy?"),
     (re.compile(rf"\b(\d{{1,2}})(?:º|st|nd|rd|th)?\s+(?:de\s+)?({_MONTH})\.?,?\s+(?:del?\s+)?(\d{{4}})\b",
-                re.I), "d-month-y"),
-    (re.compile(rf"\b({_MONTH})\.?\s+(\d{{1,2}})(?:st|nd|rd|th)?,?\s+(\d{{4}})\b", re.I), "month-d-y"),
+                re.IGNORECASE), "d-month-y"),
+    (re.compile(rf"\b({_MONTH})\.?\s+(\d{{1,2}})(?:st|nd|rd|th)?,?\s+(\d{{4}})\b", re.IGNORECASE), "month-d-y"),
 ]
 NUMBER = re.compile(r"[-+]?(?:\d{1,3}(?:[.,\u00a0\u202f]\d{3})+(?!\d)|\d+)(?:[.,]\d+)?")
 EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")

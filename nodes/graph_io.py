@@ -6,7 +6,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field, TypeAdapter, ValidationError
 
-from .base import NodeContext, NodeInputError, NoPorts, Port, NodeType
+from .base import NodeContext, NodeInputError, NodeType, NoPorts, Port
 from .ports import ANY, INPUT_KINDS, AnyValue, FileRef
 from .registry import register
 

@@ -403,7 +403,7 @@ def _server_message(exc: Any) -> str:
 def _refuses_json_mode(exc: Any) -> bool:
     """Whether a 400/422 is the server refusing `response_format` (vLLM, llama.cpp, older models)."""
     message = _server_message(exc)
-    return exc.status_code in (400, 422) and bool(re.search(r"response_format|json|schema", message, re.I))
+    return exc.status_code in (400, 422) and bool(re.search(r"response_format|json|schema", message, re.IGNORECASE))
 
 
 def _language_line(language: str) -> str:

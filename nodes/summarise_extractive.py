@@ -23,20 +23,8 @@ MAX_CANDIDATES = 1000 # TextRank compares every pair; longer texts are pre-filte
 MIN_WORDS = 5  # shorter pieces are headings, labels or table cells rather than sentences
 
 STOPWORDS = {
-    "en": set("""a about above after again against all also am an and any are as at be because been before
-        being below between both but by can could did do does doing down during each few for from further
-        had has have having he her here hers herself him himself his how i if in into is it its itself just
-        me more most my myself no nor not now of off on once only or other our ours ourselves out over own
-        same she should so some such than that the their theirs them themselves then there these they this
-        those through to too under until up very was we were what when where which while who whom why will
-        with would you your yours yourself yourselves may might must shall us use used using one two
-        """.split()),
-    "es": set("""a al algo algunas algunos ante antes como con contra cual cuando de del desde donde durante
-        e el ella ellas ellos en entre era erais eran eras eres es esa esas ese eso esos esta estaba estado
-        estas este esto estos fue fueron ha habia han hasta hay la las le les lo los mas me mi mis mucho muy
-        nada ni no nos nosotros o os otra otras otro otros para pero poco por porque que quien se sea ser si
-        sido sin sobre son su sus tambien te tiene tienen todo todos tu tus un una uno unos vosotros y ya yo
-        este esta puede pueden cada segun asi dos""".split()),
+    "en": set(["a", "about", "above", "after", "again", "against", "all", "also", "am", "an", "and", "any", "are", "as", "at", "be", "because", "been", "before", "being", "below", "between", "both", "but", "by", "can", "could", "did", "do", "does", "doing", "down", "during", "each", "few", "for", "from", "further", "had", "has", "have", "having", "he", "her", "here", "hers", "herself", "him", "himself", "his", "how", "i", "if", "in", "into", "is", "it", "its", "itself", "just", "me", "more", "most", "my", "myself", "no", "nor", "not", "now", "of", "off", "on", "once", "only", "or", "other", "our", "ours", "ourselves", "out", "over", "own", "same", "she", "should", "so", "some", "such", "than", "that", "the", "their", "theirs", "them", "themselves", "then", "there", "these", "they", "this", "those", "through", "to", "too", "under", "until", "up", "very", "was", "we", "were", "what", "when", "where", "which", "while", "who", "whom", "why", "will", "with", "would", "you", "your", "yours", "yourself", "yourselves", "may", "might", "must", "shall", "us", "use", "used", "using", "one", "two"]),
+    "es": set(["a", "al", "algo", "algunas", "algunos", "ante", "antes", "como", "con", "contra", "cual", "cuando", "de", "del", "desde", "donde", "durante", "e", "el", "ella", "ellas", "ellos", "en", "entre", "era", "erais", "eran", "eras", "eres", "es", "esa", "esas", "ese", "eso", "esos", "esta", "estaba", "estado", "estas", "este", "esto", "estos", "fue", "fueron", "ha", "habia", "han", "hasta", "hay", "la", "las", "le", "les", "lo", "los", "mas", "me", "mi", "mis", "mucho", "muy", "nada", "ni", "no", "nos", "nosotros", "o", "os", "otra", "otras", "otro", "otros", "para", "pero", "poco", "por", "porque", "que", "quien", "se", "sea", "ser", "si", "sido", "sin", "sobre", "son", "su", "sus", "tambien", "te", "tiene", "tienen", "todo", "todos", "tu", "tus", "un", "una", "uno", "unos", "vosotros", "y", "ya", "yo", "este", "esta", "puede", "pueden", "cada", "segun", "asi", "dos"]),
 }
 # Prepositive abbreviations after which pysbd's Spanish rules wrongly end a sentence ("el Sr. | García").
 _TITLES = {"sr", "sra", "srta", "sres", "sras", "dr", "dra", "dres", "d", "dña", "lic", "lcdo", "lcda", "ing",

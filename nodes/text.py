@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from functools import lru_cache
-from typing import Any
 
 from jinja2 import Template, TemplateError, meta
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator

@@ -22,7 +22,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from nodes.ports import FileRef
 
 from .db import Database
-from .models import Artifact
+from .models import Artifact, WorkspaceFile, utcnow
 
 SHA256 = re.compile(r"^[0-9a-f]{64}$")
 CHUNK = 1024 * 1024
@@ -141,6 +141,22 @@ class ArtifactStore:
             shutil.copyfileobj(src, dst, CHUNK)
         return target
 
+    def grant(self, workspace_id: str, *shas: str) -> None:
+        """Let a workspace use and download these stored files (uploaded there, or made by its runs)."""
+        if not shas:
+            return
+        insert = sqlite_insert if self.db.is_sqlite else pg_insert
+        with self.db.session() as session:
+            # granted again: the grant is new for retention (app/lifecycle.py), which drops old unused grants
+            statement = insert(WorkspaceFile).values([{"workspace_id": workspace_id, "sha256": sha}
+                                                      for sha in sorted(set(shas))])
+            session.execute(statement.on_conflict_do_update(index_elements=["workspace_id", "sha256"],
+                                                            set_={"created_at": utcnow()}))
+
+    def granted(self, workspace_id: str, sha: str) -> bool:
+        with self.db.read() as session:
+            return session.get(WorkspaceFile, (workspace_id, sha)) is not None
+
     def remove(self, sha: str) -> None:
         """Forget a file (its record and its bytes); the caller has made sure nothing refers to it."""
         with self.db.session() as session:
@@ -150,6 +166,9 @@ class ArtifactStore:
     def _record(self, sha: str, size: int, media_type: str) -> None:
         insert = sqlite_insert if self.db.is_sqlite else pg_insert
         with self.db.session() as session:
+            # stored again: the file counts as new for the orphan sweep's grace period (app/lifecycle.py), so a
+            # re-upload of a forgotten file is not swept before the workspace gets hold of it
             session.execute(
-                insert(Artifact).values(sha256=sha, size=size, media_type=media_type).on_conflict_do_nothing()
+                insert(Artifact).values(sha256=sha, size=size, media_type=media_type)
+                .on_conflict_do_update(index_elements=["sha256"], set_={"created_at": utcnow()})
             )

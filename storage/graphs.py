@@ -1,4 +1,4 @@
-"""Repository of users, graphs and graph versions."""
+"""Repository of graphs and graph versions."""
 
 from __future__ import annotations
 
@@ -12,9 +12,7 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
 from .db import Database
-from .models import Graph, GraphVersion, User
-
-LOCAL_USER_EMAIL = "local@minddocs.invalid"
+from .models import Graph, GraphVersion
 
 
 def spec_sha256(spec: dict[str, Any]) -> str:
@@ -32,6 +30,7 @@ class GraphRow:
     latest_version_id: str | None
     latest_version: int
     updated_at: datetime
+    workspace_id: str = ""
 
 
 @dataclass(frozen=True)
@@ -60,19 +59,11 @@ class GraphRepository:
     def __init__(self, db: Database):
         self.db = db
 
-    def ensure_user(self, email: str = LOCAL_USER_EMAIL, name: str = "Local user") -> str:
-        with self.db.session() as s:
-            user = s.scalar(select(User).where(User.email == email))
-            if user is None:
-                user = User(email=email, name=name)
-                s.add(user)
-                s.flush()
-            return user.id
-
-    def create(self, owner_id: str, spec: dict[str, Any], *, source: str = "editor") -> VersionRow:
+    def create(self, owner_id: str, spec: dict[str, Any], *, workspace_id: str, source: str = "editor"
+               ) -> VersionRow:
         meta = spec["meta"]
         with self.db.session() as s:
-            graph = Graph(owner_id=owner_id, name=meta["name"], description=meta.get("description", ""),
+            graph = Graph(owner_id=owner_id, workspace_id=workspace_id, name=meta["name"], description=meta.get("description", ""),
                           tags=meta.get("tags", []), source=source)
             s.add(graph)
             s.flush()
@@ -111,9 +102,9 @@ class GraphRepository:
                 raise VersionConflict(expected, version.number) from None  # another save took this number
             return _version_row(version)
 
-    def find_by_name(self, owner_id: str, name: str, source: str) -> str | None:
+    def find_by_name(self, workspace_id: str, name: str, source: str) -> str | None:
         with self.db.read() as s:
-            return s.scalar(select(Graph.id).where(Graph.owner_id == owner_id, Graph.name == name,
+            return s.scalar(select(Graph.id).where(Graph.workspace_id == workspace_id, Graph.name == name,
                                                    Graph.source == source).limit(1))
 
     def version(self, version_id: str) -> VersionRow | None:
@@ -138,17 +129,17 @@ class GraphRepository:
         rows = self.list(graph_id=graph_id)
         return rows[0] if rows else None
 
-    def list(self, *, owner_id: str | None = None, graph_id: str | None = None) -> list[GraphRow]:
+    def list(self, *, workspace_id: str | None = None, graph_id: str | None = None) -> list[GraphRow]:
         latest = (select(GraphVersion.graph_id, func.max(GraphVersion.number).label("n"))
                   .group_by(GraphVersion.graph_id).subquery())
         query = (select(Graph, GraphVersion.id, GraphVersion.number)
                  .join(latest, latest.c.graph_id == Graph.id)
                  .join(GraphVersion, (GraphVersion.graph_id == Graph.id) & (GraphVersion.number == latest.c.n))
                  .order_by(Graph.updated_at.desc()))
-        if owner_id:
-            query = query.where(Graph.owner_id == owner_id)
+        if workspace_id:
+            query = query.where(Graph.workspace_id == workspace_id)
         if graph_id:
             query = query.where(Graph.id == graph_id)
         with self.db.read() as s:
             return [GraphRow(g.id, g.name, g.description, list(g.tags or []), g.source, g.owner_id, vid, n,
-                             g.updated_at) for g, vid, n in s.execute(query)]
+                             g.updated_at, g.workspace_id) for g, vid, n in s.execute(query)]

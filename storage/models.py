@@ -1,4 +1,5 @@
-"""SQLAlchemy 2 models: users, graphs and their immutable versions, runs, node runs, logs, artifacts."""
+"""SQLAlchemy 2 models: accounts and workspaces, graphs and their immutable versions, runs, node runs, logs,
+artifacts, and what hangs off them (secrets, schedules, webhooks, notifications, share links, audit log)."""
 
 from __future__ import annotations
 
@@ -6,7 +7,18 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, Boolean, DateTime, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
@@ -30,8 +42,15 @@ class User(Base):
     __tablename__ = "users"
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
-    email: Mapped[str] = mapped_column(String(320), unique=True)
+    email: Mapped[str] = mapped_column(String(320), unique=True)  # stored lower-case
     name: Mapped[str] = mapped_column(String(200), default="")
+    password_hash: Mapped[str | None] = mapped_column(String(200), nullable=True)  # argon2; None: OIDC only
+    is_admin: Mapped[bool] = mapped_column(Boolean, default=False)  # instance administrator
+    is_active: Mapped[bool] = mapped_column(Boolean, default=True)  # False: disabled, cannot sign in
+    locale: Mapped[str] = mapped_column(String(8), default="es")
+    #: bumped on password change, disable and "sign out everywhere": sessions and tokens from before are dead
+    auth_epoch: Mapped[int] = mapped_column(Integer, default=0)
+    last_login_at: Mapped[datetime | None] = mapped_column(nullable=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
@@ -39,6 +58,7 @@ class Graph(Base):
     __tablename__ = "graphs"
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    workspace_id: Mapped[str] = mapped_column(ForeignKey("workspaces.id", ondelete="CASCADE"), index=True)
     owner_id: Mapped[str] = mapped_column(ForeignKey("users.id"), index=True)
     name: Mapped[str] = mapped_column(String(200))
     description: Mapped[str] = mapped_column(Text, default="")
@@ -71,7 +91,11 @@ class Run(Base):
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
     graph_version_id: Mapped[str] = mapped_column(ForeignKey("graph_versions.id"), index=True)
-    owner_id: Mapped[str] = mapped_column(ForeignKey("users.id"), index=True)
+    workspace_id: Mapped[str] = mapped_column(ForeignKey("workspaces.id", ondelete="CASCADE"), index=True)
+    owner_id: Mapped[str] = mapped_column(ForeignKey("users.id"), index=True)  # who started it
+    share_link_id: Mapped[str | None] = mapped_column(String(32), nullable=True, index=True)  # started there
+    #: hash of the secret that lets an anonymous share-link submitter (and only them) follow this run
+    submission_hash: Mapped[str | None] = mapped_column(String(64), nullable=True)
     state: Mapped[str] = mapped_column(String(16), default="pending", index=True)
     inputs: Mapped[dict[str, Any]] = mapped_column(default=dict)
     outputs: Mapped[dict[str, Any] | None] = mapped_column(JsonType, nullable=True)
@@ -158,10 +182,11 @@ class Secret(Base):
 
     __tablename__ = "secrets"
 
-    # Accounts and workspaces come with #6: a `workspace_id` column goes here then, and the unique key
-    # becomes (workspace_id, name). Until then there is one set of secrets per installation.
+    __table_args__ = (UniqueConstraint("workspace_id", "name"),)
+
     id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
-    name: Mapped[str] = mapped_column(String(100), unique=True)
+    workspace_id: Mapped[str] = mapped_column(ForeignKey("workspaces.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(100))
     ciphertext: Mapped[str] = mapped_column(Text)  # "v1.<key id>.<base64 nonce + AES-GCM ciphertext>"
     description: Mapped[str] = mapped_column(String(500), default="")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
@@ -174,6 +199,7 @@ class Schedule(Base):
     __tablename__ = "schedules"
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    workspace_id: Mapped[str] = mapped_column(ForeignKey("workspaces.id", ondelete="CASCADE"), index=True)
     owner_id: Mapped[str] = mapped_column(ForeignKey("users.id"), index=True)
     name: Mapped[str] = mapped_column(String(200))
     graph_id: Mapped[str] = mapped_column(ForeignKey("graphs.id", ondelete="CASCADE"), index=True)
@@ -222,6 +248,7 @@ class Webhook(Base):
     __tablename__ = "webhooks"
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    workspace_id: Mapped[str] = mapped_column(ForeignKey("workspaces.id", ondelete="CASCADE"), index=True)
     graph_id: Mapped[str] = mapped_column(ForeignKey("graphs.id", ondelete="CASCADE"), index=True)
     url: Mapped[str] = mapped_column(String(2000))
     events: Mapped[list[Any]] = mapped_column(default=list)  # "run.succeeded", "run.failed"
@@ -289,3 +316,35 @@ class Notification(Base):
     message: Mapped[str] = mapped_column(Text, default="")  # the run's error, when it failed
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     read_at: Mapped[datetime | None] = mapped_column(nullable=True)
+
+
+class GraphTimeSaved(Base):
+    """Minutes of manual work one successful run of a graph saves, set by an owner or editor (analytics: the
+    ROI estimate, docs/analytics.md)."""
+
+    __tablename__ = "graph_time_saved"
+
+    graph_id: Mapped[str] = mapped_column(ForeignKey("graphs.id", ondelete="CASCADE"), primary_key=True)
+    minutes_per_run: Mapped[float] = mapped_column()
+    updated_by: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+# the account models, on the same metadata (Alembic and `Base.metadata` see them through this module)
+from .models_accounts import (  # noqa: E402
+    ApiToken,
+    AuditEvent,
+    AuthSession,
+    Invitation,
+    LoginAttempt,
+    Membership,
+    OneTimeToken,
+    RefreshToken,
+    ShareLink,
+    UserIdentity,
+    Workspace,
+    WorkspaceFile,
+)
+
+__all__ = ["ApiToken", "AuditEvent", "AuthSession", "Invitation", "LoginAttempt", "Membership", "OneTimeToken",
+           "RefreshToken", "ShareLink", "UserIdentity", "Workspace", "WorkspaceFile"]

@@ -47,6 +47,7 @@ class RunInfo:
     inputs: dict[str, Any]
     options: dict[str, Any]
     started_at: datetime | None
+    workspace_id: str = ""
 
 
 @dataclass(frozen=True)
@@ -83,6 +84,8 @@ class RunView:
     finished_at: datetime | None
     nodes: list[NodeRunView] = field(default_factory=list)
     options: dict[str, Any] = field(default_factory=dict)
+    workspace_id: str = ""
+    share_link_id: str | None = None
 
     @property
     def finished(self) -> bool:
@@ -104,15 +107,16 @@ class RunRepository:
         self.db = db
 
     # --- creating and reading -------------------------------------------------------------------
-    def create(self, *, version_id: str, owner_id: str, inputs: dict[str, Any], executor: str,
-               nodes: Iterable[tuple[str, str, str]], first: Iterable[str], options: dict[str, Any] | None = None
-               ) -> str:
+    def create(self, *, version_id: str, owner_id: str, workspace_id: str, inputs: dict[str, Any], executor: str,
+               nodes: Iterable[tuple[str, str, str]], first: Iterable[str], options: dict[str, Any] | None = None,
+               share_link_id: str | None = None, submission_hash: str | None = None) -> str:
         """A running run with one pending node run per (node id, type, queue); `first` start queued."""
         first = set(first)
         now = utcnow()
         with self.db.session() as s:
-            run = Run(graph_version_id=version_id, owner_id=owner_id, inputs=inputs, executor=executor,
-                      state="running", started_at=now, options=options or {})
+            run = Run(graph_version_id=version_id, owner_id=owner_id, workspace_id=workspace_id, inputs=inputs,
+                      executor=executor, state="running", started_at=now, options=options or {},
+                      share_link_id=share_link_id, submission_hash=submission_hash)
             s.add(run)
             s.flush()
             s.add_all(NodeRun(run_id=run.id, node_id=node_id, node_type=node_type, queue=queue,
@@ -129,13 +133,16 @@ class RunRepository:
             nodes = [_node_view(n) for n in run.node_runs] if with_nodes else []
             return RunView(run.id, run.graph_version_id, run.owner_id, run.state, run.inputs, run.outputs,
                            run.error_code, run.error_message, run.executor, run.created_at, run.started_at,
-                           run.finished_at, nodes, run.options or {})
+                           run.finished_at, nodes, run.options or {}, run.workspace_id, run.share_link_id)
 
-    def list(self, *, owner_id: str | None = None, graph_version_ids: list[str] | None = None,
+    def list(self, *, workspace_id: str | None = None, owner_id: str | None = None,
+             graph_version_ids: list[str] | None = None,
              limit: int = 50, state: str | None = None, after: tuple[datetime, str] | None = None
              ) -> list[RunView]:
         """Newest first. `after`: (created_at, id) of the last run of the previous page (keyset paging)."""
         query = select(Run).order_by(Run.created_at.desc(), Run.id.desc()).limit(limit)
+        if workspace_id:
+            query = query.where(Run.workspace_id == workspace_id)
         if owner_id:
             query = query.where(Run.owner_id == owner_id)
         if graph_version_ids is not None:
@@ -146,7 +153,8 @@ class RunRepository:
             query = query.where(or_(Run.created_at < after[0], and_(Run.created_at == after[0], Run.id < after[1])))
         with self.db.read() as s:
             return [RunView(r.id, r.graph_version_id, r.owner_id, r.state, r.inputs, r.outputs, r.error_code,
-                            r.error_message, r.executor, r.created_at, r.started_at, r.finished_at)
+                            r.error_message, r.executor, r.created_at, r.started_at, r.finished_at,
+                            options=r.options or {}, workspace_id=r.workspace_id, share_link_id=r.share_link_id)
                     for r in s.scalars(query)]
 
     def node_states(self, run_id: str) -> dict[str, str]:
@@ -330,9 +338,9 @@ class RunRepository:
 
     def run_info(self, run_id: str) -> RunInfo | None:
         with self.db.read() as s:
-            row = s.execute(select(Run.graph_version_id, Run.inputs, Run.options, Run.started_at)
+            row = s.execute(select(Run.graph_version_id, Run.inputs, Run.options, Run.started_at, Run.workspace_id)
                             .where(Run.id == run_id)).first()
-            return RunInfo(row[0], row[1], row[2] or {}, row[3]) if row else None
+            return RunInfo(row[0], row[1], row[2] or {}, row[3], row[4]) if row else None
 
     def state(self, run_id: str) -> str | None:
         with self.db.read() as s:

@@ -30,6 +30,7 @@ def _utc(moment: datetime | None) -> datetime | None:
 class ScheduleRow:
     id: str
     owner_id: str
+    workspace_id: str
     name: str
     graph_id: str
     graph_version_id: str | None
@@ -84,9 +85,11 @@ class ScheduleRepository:
     def __init__(self, db: Database):
         self.db = db
 
-    def create(self, owner_id: str, values: dict[str, Any], *, created_at: datetime | None = None) -> ScheduleRow:
+    def create(self, owner_id: str, values: dict[str, Any], *, workspace_id: str,
+               created_at: datetime | None = None) -> ScheduleRow:
         with self.db.session() as s:
-            row = Schedule(owner_id=owner_id, **{k: values[k] for k in EDITABLE if k in values})
+            row = Schedule(owner_id=owner_id, workspace_id=workspace_id,
+                           **{k: values[k] for k in EDITABLE if k in values})
             if created_at is not None:
                 row.created_at = row.updated_at = created_at
             s.add(row)
@@ -109,10 +112,10 @@ class ScheduleRepository:
             row = s.get(Schedule, schedule_id)
             return _row(row) if row else None
 
-    def list(self, *, owner_id: str | None = None, active_only: bool = False) -> list[ScheduleRow]:
+    def list(self, *, workspace_id: str | None = None, active_only: bool = False) -> list[ScheduleRow]:
         query = select(Schedule).order_by(Schedule.name, Schedule.created_at)
-        if owner_id is not None:
-            query = query.where(Schedule.owner_id == owner_id)
+        if workspace_id is not None:
+            query = query.where(Schedule.workspace_id == workspace_id)
         if active_only:
             query = query.where(Schedule.paused.is_(False))
         with self.db.read() as s:

@@ -135,26 +135,26 @@ def _row(secret: Secret) -> SecretRow:
 
 
 class SecretRepository:
-    """Stores ciphertexts by name; encryption happens in the caller (`SecretBox`)."""
+    """Stores ciphertexts by workspace and name; encryption happens in the caller (`SecretBox`)."""
 
     def __init__(self, db: Database):
         self.db = db
 
-    def create(self, name: str, ciphertext: str, description: str = "") -> SecretRow:
+    def create(self, workspace_id: str, name: str, ciphertext: str, description: str = "") -> SecretRow:
         try:
             with self.db.session() as s:
-                if s.scalar(select(Secret.id).where(Secret.name == name)) is not None:
+                if s.scalar(select(Secret.id).where(Secret.workspace_id == workspace_id, Secret.name == name)) is not None:
                     raise SecretExists(name)
-                secret = Secret(name=name, ciphertext=ciphertext, description=description)
+                secret = Secret(workspace_id=workspace_id, name=name, ciphertext=ciphertext, description=description)
                 s.add(secret)
                 s.flush()
                 return _row(secret)
         except IntegrityError:  # created by someone else between the check and the insert
             raise SecretExists(name) from None
 
-    def replace(self, name: str, ciphertext: str, description: str | None = None) -> SecretRow | None:
+    def replace(self, workspace_id: str, name: str, ciphertext: str, description: str | None = None) -> SecretRow | None:
         with self.db.session() as s:
-            secret = s.scalar(select(Secret).where(Secret.name == name))
+            secret = s.scalar(select(Secret).where(Secret.workspace_id == workspace_id, Secret.name == name))
             if secret is None:
                 return None
             secret.ciphertext = ciphertext
@@ -163,23 +163,30 @@ class SecretRepository:
             s.flush()
             return _row(secret)
 
-    def get(self, name: str) -> SecretRow | None:
+    def get(self, workspace_id: str, name: str) -> SecretRow | None:
         with self.db.read() as s:
-            secret = s.scalar(select(Secret).where(Secret.name == name))
+            secret = s.scalar(select(Secret).where(Secret.workspace_id == workspace_id, Secret.name == name))
             return _row(secret) if secret else None
 
-    def list(self) -> list[SecretRow]:
+    def list(self, workspace_id: str) -> list[SecretRow]:
         with self.db.read() as s:
-            return [_row(secret) for secret in s.scalars(select(Secret).order_by(Secret.name))]
+            return [_row(secret) for secret in s.scalars(select(Secret).where(Secret.workspace_id == workspace_id)
+                                                         .order_by(Secret.name))]
 
-    def names(self) -> set[str]:
+    def names(self, workspace_id: str) -> set[str]:
         with self.db.read() as s:
-            return set(s.scalars(select(Secret.name)))
+            return set(s.scalars(select(Secret.name).where(Secret.workspace_id == workspace_id)))
 
-    def ciphertext(self, name: str) -> str | None:
+    def ciphertext(self, workspace_id: str, name: str) -> str | None:
         with self.db.read() as s:
-            return s.scalar(select(Secret.ciphertext).where(Secret.name == name))
+            return s.scalar(select(Secret.ciphertext).where(Secret.workspace_id == workspace_id, Secret.name == name))
 
-    def delete(self, name: str) -> bool:
+    def delete(self, workspace_id: str, name: str) -> bool:
         with self.db.session() as s:
-            return bool(s.execute(delete(Secret).where(Secret.name == name)).rowcount)
+            return bool(s.execute(delete(Secret).where(Secret.workspace_id == workspace_id, Secret.name == name)).rowcount)
+
+    def any(self) -> tuple[str, str] | None:
+        """(workspace id, name) of one stored secret, to check the key against."""
+        with self.db.read() as s:
+            row = s.execute(select(Secret.workspace_id, Secret.name).limit(1)).first()
+            return (row[0], row[1]) if row else None

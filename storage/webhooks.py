@@ -14,7 +14,7 @@ from sqlalchemy import delete, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from .db import Database
-from .models import Delivery, InboundHook, SeenSignature, Webhook, utcnow
+from .models import Delivery, Graph, InboundHook, SeenSignature, Webhook, utcnow
 
 #: How long a sender may take with one delivery before another process may try it again.
 CLAIM_S = 120
@@ -30,6 +30,7 @@ class WebhookRow:
     description: str
     active: bool
     created_at: datetime
+    workspace_id: str = ""
 
     def to_json(self) -> dict[str, Any]:
         return {**self.__dict__, "created_at": self.created_at.isoformat()}
@@ -62,11 +63,13 @@ class InboundRow:
     token: str
     secret_name: str
     created_at: datetime
+    workspace_id: str = ""  # the graph's
+    owner_id: str = ""  # the graph's owner: runs the hook starts are theirs
 
 
 def _webhook(row: Webhook) -> WebhookRow:
     return WebhookRow(row.id, row.graph_id, row.url, list(row.events or []), row.secret_name, row.description,
-                      row.active, row.created_at)
+                      row.active, row.created_at, row.workspace_id)
 
 
 def _delivery(row: Delivery) -> DeliveryRow:
@@ -83,8 +86,9 @@ class WebhookRepository:
     def create(self, *, webhook_id: str, graph_id: str, url: str, events: list[str], secret_name: str,
                description: str) -> WebhookRow:
         with self.db.session() as s:
-            row = Webhook(id=webhook_id, graph_id=graph_id, url=url, events=events, secret_name=secret_name,
-                          description=description, active=True)
+            workspace_id = s.scalar(select(Graph.workspace_id).where(Graph.id == graph_id))
+            row = Webhook(id=webhook_id, graph_id=graph_id, workspace_id=workspace_id, url=url, events=events,
+                          secret_name=secret_name, description=description, active=True)
             s.add(row)
             s.flush()
             return _webhook(row)
@@ -202,11 +206,14 @@ class WebhookRepository:
             return InboundRow(row.graph_id, row.token, row.secret_name, row.created_at)
 
     def inbound(self, *, graph_id: str | None = None, token: str | None = None) -> InboundRow | None:
-        query = select(InboundHook)
+        query = select(InboundHook, Graph.workspace_id, Graph.owner_id).join(Graph, Graph.id == InboundHook.graph_id)
         query = query.where(InboundHook.graph_id == graph_id) if graph_id else query.where(InboundHook.token == token)
         with self.db.read() as s:
-            row = s.scalar(query)
-            return InboundRow(row.graph_id, row.token, row.secret_name, row.created_at) if row else None
+            found = s.execute(query).first()
+            if found is None:
+                return None
+            row, workspace_id, owner_id = found
+            return InboundRow(row.graph_id, row.token, row.secret_name, row.created_at, workspace_id, owner_id)
 
     def delete_inbound(self, graph_id: str) -> bool:
         with self.db.session() as s:

@@ -62,3 +62,36 @@ def redis_namespace() -> Iterator[str]:
     for key in client.scan_iter(f"{namespace}*"):
         client.delete(key)
     client.close()
+
+
+ADMIN_EMAIL = "admin@example.com"
+ADMIN_PASSWORD = "correct horse battery staple"
+
+
+def sign_in(client, services: Services, email: str = ADMIN_EMAIL, *, password: str = ADMIN_PASSWORD):
+    """Sign `client` (a TestClient or httpx client) in as `email` through a real session: the first call
+    makes them the administrator who owns the installation's workspace, later emails get accounts of their
+    own. Unsafe API calls carry the session's CSRF header. Returns the user."""
+    from app.web_auth import CSRF_HEADER, SESSION_COOKIE
+
+    user = services.accounts.repo.user_by_email(email)
+    if user is None:
+        user = (services.accounts.setup_admin(email, password) if services.accounts.needs_setup()
+                else services.accounts.create_user(email, password))
+    new = services.accounts.sign_in_user(user.id, ip="127.0.0.1")
+    client.cookies.set(SESSION_COOKIE, new.cookie_value)
+    client.headers[CSRF_HEADER] = new.csrf_token
+    return user
+
+
+def api_token(services: Services, email: str = ADMIN_EMAIL, scopes: tuple[str, ...] = ("write",)) -> str:
+    """A personal API token of `email` (made the administrator first when nobody is): for scripts, the CLI's
+    --server mode and servers started in another process."""
+    from app.accounts import actor_for
+
+    user = services.accounts.repo.user_by_email(email)
+    if user is None:
+        user = (services.accounts.setup_admin(email, ADMIN_PASSWORD) if services.accounts.needs_setup()
+                else services.accounts.create_user(email, ADMIN_PASSWORD))
+    _, plaintext = services.tokens.create(services.scope_for(actor_for(user)), "tests", list(scopes))
+    return plaintext

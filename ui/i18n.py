@@ -57,6 +57,35 @@ MESSAGES: dict[str, dict[str, str]] = {
         "webhooks.inbound_intro": "Other systems POST JSON or files to this address, signed with its secret, to run the graph.",
         "webhooks.inbound_none": "This graph has no inbound address.",
         "webhooks.inbound_create": "Create address",
+        "tokens.title": "API tokens",
+        "tokens.intro": "Tokens let scripts and other programs use the MindDocs API as you. Each one is shown once, "
+                        "when it is created; keep it like a password.",
+        "tokens.new": "New token",
+        "tokens.create": "Create token",
+        "tokens.empty": "No API tokens yet.",
+        "tokens.name_hint": "Where it is used, e.g. CI pipeline",
+        "tokens.scopes": "What it may do",
+        "tokens.scope.read": "read",
+        "tokens.scope.run": "run graphs",
+        "tokens.scope.write": "change things",
+        "tokens.expiry": "Expires",
+        "tokens.expiry_days": "after {days} days",
+        "tokens.no_expiry": "never",
+        "tokens.workspace": "Workspace",
+        "tokens.any_workspace": "All my workspaces",
+        "tokens.only_in": "only in {name}",
+        "tokens.shown_once": "Copy the token now: it is not shown again.",
+        "tokens.token": "Token",
+        "tokens.details": "Created {created} · expires {expires} · last used {used}",
+        "tokens.never": "never",
+        "tokens.state.active": "active",
+        "tokens.state.expired": "expired",
+        "tokens.state.revoked": "revoked",
+        "tokens.revoke": "Revoke",
+        "tokens.revoke_confirm": "Revoke the token '{name}'? Programs that use it stop working at once.",
+        "tokens.revoked": "Token '{name}' revoked.",
+        "tokens.bad_name": "Give the token a name of 1 to 100 characters that says where it is used.",
+        "tokens.bad_scopes": "Choose at least one thing the token may do.",
         "secrets.title": "Secrets",
         "secrets.intro": "API keys and passwords that nodes use. Values are stored encrypted and never shown again.",
         "secrets.new": "New secret",
@@ -257,6 +286,35 @@ MESSAGES: dict[str, dict[str, str]] = {
         "webhooks.inbound_intro": "Otros sistemas envían JSON o archivos a esta dirección, firmados con su secreto, para ejecutar el grafo.",
         "webhooks.inbound_none": "Este grafo no tiene dirección de entrada.",
         "webhooks.inbound_create": "Crear dirección",
+        "tokens.title": "Tokens de API",
+        "tokens.intro": "Los tokens permiten a scripts y otros programas usar la API de MindDocs en su nombre. Cada uno "
+                        "se muestra una sola vez, al crearlo; guárdelo como una contraseña.",
+        "tokens.new": "Nuevo token",
+        "tokens.create": "Crear token",
+        "tokens.empty": "Aún no hay tokens de API.",
+        "tokens.name_hint": "Dónde se usa, p. ej. integración continua",
+        "tokens.scopes": "Qué puede hacer",
+        "tokens.scope.read": "leer",
+        "tokens.scope.run": "ejecutar grafos",
+        "tokens.scope.write": "modificar",
+        "tokens.expiry": "Caduca",
+        "tokens.expiry_days": "a los {days} días",
+        "tokens.no_expiry": "nunca",
+        "tokens.workspace": "Espacio de trabajo",
+        "tokens.any_workspace": "Todos mis espacios de trabajo",
+        "tokens.only_in": "solo en {name}",
+        "tokens.shown_once": "Copie el token ahora: no se volverá a mostrar.",
+        "tokens.token": "Token",
+        "tokens.details": "Creado {created} · caduca {expires} · último uso {used}",
+        "tokens.never": "nunca",
+        "tokens.state.active": "activo",
+        "tokens.state.expired": "caducado",
+        "tokens.state.revoked": "revocado",
+        "tokens.revoke": "Revocar",
+        "tokens.revoke_confirm": "¿Revocar el token '{name}'? Los programas que lo usan dejarán de funcionar al instante.",
+        "tokens.revoked": "Token '{name}' revocado.",
+        "tokens.bad_name": "Dé al token un nombre de 1 a 100 caracteres que diga dónde se usa.",
+        "tokens.bad_scopes": "Elija al menos una cosa que el token pueda hacer.",
         "secrets.title": "Secretos",
         "secrets.intro": "Claves de API y contraseñas que usan los nodos. Los valores se guardan cifrados y no se "
                          "vuelven a mostrar.",
@@ -437,8 +495,8 @@ def pick_language(accept_language: str | None) -> str:
 
 
 def language() -> str:
-    try:
-        lang = app.storage.user.get("lang")
+    try:  # a page's own language first (public share pages: nothing stored for anonymous visitors)
+        lang = app.storage.client.get("lang") or app.storage.user.get("lang")
     except RuntimeError:  # outside a page (no browser storage)
         lang = None
     return lang if lang in MESSAGES else DEFAULT
@@ -762,6 +820,67 @@ SCHEDULE_MESSAGES: dict[str, dict[str, str]] = {
 for _lang, _texts in SCHEDULE_MESSAGES.items():
     MESSAGES[_lang].update(_texts)
 
+from .i18n_accounts import ACCOUNT_MESSAGES
+
+for _lang, _texts in ACCOUNT_MESSAGES.items():
+    MESSAGES[_lang].update(_texts)
+
+from .i18n_admin import ADMIN_MESSAGES
+
+for _lang, _texts in ADMIN_MESSAGES.items():
+    MESSAGES[_lang].update(_texts)
+
+#: why a single sign-on (app/oidc_routes.py) was refused: /login?error=<code>
+SSO_MESSAGES: dict[str, dict[str, str]] = {
+    "en": {
+        "auth.error.sso_unknown_provider": "That sign-in option is not configured here. Use another one, or ask an "
+                                           "administrator.",
+        "auth.error.sso_refused": "The sign-in provider did not let you in. Try again, or use another sign-in "
+                                  "option.",
+        "auth.error.sso_unreachable": "The sign-in provider could not be reached. Try again in a few minutes.",
+        "auth.error.sso_state": "The sign-in took too long or was started in another window. Please start it again.",
+        "auth.error.sso_invalid_token": "The answer of the sign-in provider could not be verified, so you were not "
+                                        "signed in. Try again; if it keeps happening, tell an administrator.",
+        "auth.error.sso_email_missing": "The sign-in provider did not tell us your email address. Allow MindDocs to "
+                                        "see it, or use another sign-in option.",
+        "auth.error.sso_email_unverified": "Your email address is not verified with the sign-in provider. Verify it "
+                                           "there, then try again.",
+        "auth.error.sso_domain": "Accounts of your email domain may not sign in with this option. Use your work "
+                                 "account, or another sign-in option.",
+        "auth.error.sso_registration_closed": "There is no MindDocs account for your email address, and only invited "
+                                              "people may join. Ask a workspace owner to invite you.",
+        "auth.error.sso_account_disabled": "Your account is disabled. Ask an administrator.",
+        "auth.error.sso_throttled": "Too many sign-in attempts. Wait a few minutes and try again.",
+        "auth.error.sso_failed": "The sign-in did not work. Try again, or use another sign-in option.",
+    },
+    "es": {
+        "auth.error.sso_unknown_provider": "Esa opción de acceso no está configurada aquí. Use otra, o consulte a un "
+                                           "administrador.",
+        "auth.error.sso_refused": "El proveedor de acceso no le ha dejado entrar. Inténtelo de nuevo o use otra "
+                                  "opción de acceso.",
+        "auth.error.sso_unreachable": "No se ha podido contactar con el proveedor de acceso. Inténtelo de nuevo en "
+                                      "unos minutos.",
+        "auth.error.sso_state": "El acceso tardó demasiado o se inició en otra ventana. Vuelva a empezarlo.",
+        "auth.error.sso_invalid_token": "No se ha podido verificar la respuesta del proveedor de acceso, así que no "
+                                        "ha entrado. Inténtelo de nuevo; si vuelve a ocurrir, avise a un "
+                                        "administrador.",
+        "auth.error.sso_email_missing": "El proveedor de acceso no nos ha dado su dirección de correo. Permita que "
+                                        "MindDocs la vea, o use otra opción de acceso.",
+        "auth.error.sso_email_unverified": "Su dirección de correo no está verificada en el proveedor de acceso. "
+                                           "Verifíquela allí y vuelva a intentarlo.",
+        "auth.error.sso_domain": "Las cuentas del dominio de su correo no pueden entrar con esta opción. Use su "
+                                 "cuenta de trabajo u otra opción de acceso.",
+        "auth.error.sso_registration_closed": "No hay ninguna cuenta de MindDocs para su dirección de correo, y solo "
+                                              "pueden unirse personas invitadas. Pida a un propietario de un espacio "
+                                              "de trabajo que le invite.",
+        "auth.error.sso_account_disabled": "Su cuenta está desactivada. Consulte a un administrador.",
+        "auth.error.sso_throttled": "Demasiados intentos de acceso. Espere unos minutos y vuelva a intentarlo.",
+        "auth.error.sso_failed": "El acceso no ha funcionado. Inténtelo de nuevo o use otra opción de acceso.",
+    },
+}
+for _lang, _texts in SSO_MESSAGES.items():
+    MESSAGES[_lang].update(_texts)
+
 _VARIANT_PARAMS = ("variant", "side", "error")
 
 
@@ -805,3 +924,18 @@ def config_problem_text(problem: dict[str, Any], lang: str | None = None) -> str
             pass
     text = str(problem.get("problem", ""))
     return f"{text[:1].upper()}{text[1:]}." if text else ""
+
+from .i18n_share import SHARE_MESSAGES
+
+for _lang, _texts in SHARE_MESSAGES.items():
+    MESSAGES[_lang].update(_texts)
+
+from .i18n_marketplace import MARKETPLACE_MESSAGES
+
+for _lang, _texts in MARKETPLACE_MESSAGES.items():
+    MESSAGES[_lang].update(_texts)
+
+from .i18n_analytics import ANALYTICS_MESSAGES
+
+for _lang, _texts in ANALYTICS_MESSAGES.items():
+    MESSAGES[_lang].update(_texts)

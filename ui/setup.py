@@ -13,6 +13,7 @@ from nicegui import app as nicegui_app
 from nicegui import core, ui
 from nicegui.client import Client
 from nicegui.storage import Storage
+from starlette.middleware.sessions import SessionMiddleware
 
 from app.services import Services
 from app.settings import Settings
@@ -96,5 +97,8 @@ def mount(fastapi_app: FastAPI, services: Services, settings: Settings) -> None:
     css = precompiled_tailwind()
     if css is not None and TAILWIND_MARK not in Client.shared_head_html:
         ui.add_head_html(f"{TAILWIND_MARK}<style>{css}</style>", shared=True)
+    # The session middleware on the whole application, not only on NiceGUI's mounted app (which reuses it):
+    # routes outside the UI need request.session too (the OpenID sign-in keeps its state and nonce there).
+    fastapi_app.add_middleware(SessionMiddleware, secret_key=storage_secret(settings))
     ui.run_with(fastapi_app, title="MindDocs", storage_secret=storage_secret(settings), favicon="🧩",
                 show_welcome_message=False, reconnect_timeout=10, tailwind=css is None)

@@ -61,7 +61,7 @@ def to_pdf(source: Path, kind: str, workdir: Path, *, engine: str, page_size: st
     return html_to_pdf(html, workdir, page_size, limits), route, warnings
 
 
-_COLGROUP = re.compile(r"<colgroup>.*?</colgroup>", re.S | re.I)
+_COLGROUP = re.compile(r"<colgroup>.*?</colgroup>", re.DOTALL | re.IGNORECASE)
 
 
 def html_to_pdf(html: str, resources: Path, page_size: str, limits: Limits) -> bytes:

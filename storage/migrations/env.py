@@ -2,6 +2,7 @@
 
 from alembic import context
 
+from marketplace.models import include_name  # registers the marketplace tables on Base.metadata
 from storage.models import Base
 
 config = context.config
@@ -12,6 +13,6 @@ if connection is None:  # plain `alembic` command line, e.g. to autogenerate a r
     connection = create_engine(config.get_main_option("sqlalchemy.url")).connect()
 
 context.configure(connection=connection, target_metadata=Base.metadata, render_as_batch=True,
-                  compare_type=True)
+                  compare_type=True, include_name=include_name)
 with context.begin_transaction():
     context.run_migrations()

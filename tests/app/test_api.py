@@ -10,7 +10,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from app.main import create_app
-from tests.conftest import SAMPLES, make_settings
+from tests.conftest import SAMPLES, make_settings, sign_in
 from tests.graphs import graph, node, output
 
 
@@ -18,6 +18,7 @@ from tests.graphs import graph, node, output
 def client(tmp_path):
     settings = make_settings(tmp_path / "data", storage={"max_upload_mb": 1}, load_samples=True)
     with TestClient(create_app(settings)) as client:
+        sign_in(client, client.app.state.services)
         yield client
 
 
@@ -255,6 +256,7 @@ def test_multipart_start_with_files_and_outputs_download(client):
 def test_an_unfinished_runs_output_is_a_conflict(tmp_path):
     # Given an app whose worker is not started (no lifespan): the run stays queued
     idle = TestClient(create_app(make_settings(tmp_path / "idle")))
+    sign_in(idle, idle.app.state.services)
     spec = graph([node("a", "io.input", name="a"), *output("o", "a", "a", "value")[:1]],
                  [output("o", "a", "a", "value")[1]])
     graph_id = idle.post("/api/v1/graphs", json=spec).json()["id"]

@@ -7,9 +7,10 @@ import json
 import pytest
 
 from app.client import ApiError, MindDocsClient
+from app.services import Services
 from tests.app.live_server import live_server
 from tests.app.test_cli import minddocs
-from tests.conftest import make_settings
+from tests.conftest import api_token, make_settings
 from tests.graphs import edge, graph, node, output
 
 
@@ -24,14 +25,28 @@ def io_graph(name: str = "Saludo con fichero") -> dict:
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory):
-    with live_server(make_settings(tmp_path_factory.mktemp("server") / "data")) as url:
+def settings_(tmp_path_factory):
+    return make_settings(tmp_path_factory.mktemp("server") / "data")
+
+
+@pytest.fixture(scope="module")
+def token(settings_):
+    services = Services(settings_)  # the account and its token, in the database the server opens
+    try:
+        return api_token(services)
+    finally:
+        services.close()
+
+
+@pytest.fixture(scope="module")
+def server(settings_, token):
+    with live_server(settings_) as url:
         yield url
 
 
 @pytest.fixture
-def md(server):
-    with MindDocsClient(server) as client:
+def md(server, token):
+    with MindDocsClient(server, token=token) as client:
         yield client
 
 
@@ -94,11 +109,11 @@ def test_an_unreachable_server_is_a_sentence():
     assert exc.value.code == "unreachable" and "Cannot reach the MindDocs server" in exc.value.message
 
 
-def test_cli_runs_a_graph_file_on_a_server(server, tmp_path):
+def test_cli_runs_a_graph_file_on_a_server(server, token, tmp_path):
     (tmp_path / "g.json").write_text(json.dumps(io_graph("Desde la CLI")), encoding="utf-8")
     (tmp_path / "in.txt").write_bytes(b"contenido")
 
-    result = minddocs(tmp_path, "run", "g.json", "--server", server, "--token", "t0k", "-i", "doc=@in.txt",
+    result = minddocs(tmp_path, "run", "g.json", "--server", server, "--token", token, "-i", "doc=@in.txt",
                       "-i", "who=Luis", "-i", "n=2.5", "-i", 'data={"x": 1}', "-o", "res")
 
     assert result.returncode == 0, result.stdout + result.stderr
@@ -109,21 +124,23 @@ def test_cli_runs_a_graph_file_on_a_server(server, tmp_path):
     # nothing ran locally: the data directory of the CLI stays empty
     assert not (tmp_path / "data").exists()
 
-    again = minddocs(tmp_path, "run", "g.json", "--server", server, "-i", "doc=@in.txt", "-i", "who=Eva",
+    again = minddocs(tmp_path, "run", "g.json", "--server", server, "--token", token, "-i", "doc=@in.txt", "-i", "who=Eva",
                      "-i", "n=1", "-i", "data=[]", "-o", "res2")
     assert again.returncode == 0, again.stderr
-    with MindDocsClient(server) as client:  # the same graph, not a second copy
+    with MindDocsClient(server, token=token) as client:  # the same graph, not a second copy
         assert [g["name"] for g in client.list_graphs(source="cli")].count("Desde la CLI") == 1
 
 
-def test_cli_remote_reports_server_errors(server, tmp_path):
+def test_cli_remote_reports_server_errors(server, token, tmp_path):
     (tmp_path / "g.json").write_text(json.dumps(io_graph("CLI errores")), encoding="utf-8")
 
-    missing = minddocs(tmp_path, "run", "g.json", "--server", server, "-i", "who=Ana")
+    missing = minddocs(tmp_path, "run", "g.json", "--server", server, "--token", token, "-i", "who=Ana")
+    anonymous = minddocs(tmp_path, "run", "g.json", "--server", server, "-i", "who=Ana")
     unreachable = minddocs(tmp_path, "run", "g.json", "--server", "http://127.0.0.1:9", "-i", "who=Ana")
 
     assert missing.returncode == 2
     assert "Some inputs are missing or wrong" in " ".join(missing.stderr.split())
     assert unreachable.returncode == 2
     assert "Cannot reach the MindDocs server at http://127.0.0.1:9" in " ".join(unreachable.stderr.split())
-    assert "Traceback" not in missing.stderr + unreachable.stderr
+    assert anonymous.returncode == 2 and "Sign in first" in " ".join(anonymous.stderr.split())
+    assert "Traceback" not in missing.stderr + unreachable.stderr + anonymous.stderr

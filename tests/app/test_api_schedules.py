@@ -7,13 +7,14 @@ from fastapi.testclient import TestClient
 
 from app.main import create_app
 from tests.app.test_schedules import file_graph, text_graph
-from tests.conftest import make_settings
+from tests.conftest import make_settings, sign_in
 
 
 @pytest.fixture
 def client(tmp_path):
     settings = make_settings(tmp_path / "data", scheduler={"in_server": False})
     with TestClient(create_app(settings)) as client:
+        sign_in(client, client.app.state.services)
         yield client
 
 

@@ -21,8 +21,9 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
+from app.services import Services
 from tests.app.live_server import live_server
-from tests.conftest import make_settings
+from tests.conftest import api_token, make_settings
 
 CHECKS = [not_a_server_error, response_schema_conformance, status_code_conformance, content_type_conformance]
 NEGATIVE_CHECKS = [not_a_server_error, response_schema_conformance]
@@ -30,8 +31,8 @@ POSITIVE, NEGATIVE = GenerationMode.POSITIVE, GenerationMode.NEGATIVE
 EXAMPLES = 8  # per operation and pass: the whole run stays well under a minute on two cores
 
 
-def real_ids(url: str) -> dict[str, str]:
-    with httpx.Client(base_url=f"{url}/api/v1") as http:
+def real_ids(url: str, headers: dict[str, str]) -> dict[str, str]:
+    with httpx.Client(base_url=f"{url}/api/v1", headers=headers) as http:
         letter = next(g for g in http.get("/graphs").json() if g["name"].startswith("Carta"))
         run_id = http.post(f"/graphs/{letter['id']}/runs", json={"inputs": {"client_name": "Ana"}}).json()["run_id"]
         for _ in range(200):
@@ -42,22 +43,26 @@ def real_ids(url: str) -> dict[str, str]:
     return {"graph_id": letter["id"], "run_id": run_id, "name": "letter", "sha256": ref["artifact"]}
 
 
-def fuzz(operation, mode: GenerationMode, path_parameters: dict[str, str], url: str) -> None:
+def fuzz(operation, mode: GenerationMode, path_parameters: dict[str, str], url: str,
+         headers: dict[str, str]) -> None:
     checks = CHECKS if mode is POSITIVE else NEGATIVE_CHECKS
 
     @given(case=operation.as_strategy(mode, path_parameters=path_parameters or None))
     @settings(max_examples=EXAMPLES, deadline=None, derandomize=True, database=None,
               suppress_health_check=list(HealthCheck))
     def check(case):
-        case.call_and_validate(base_url=url, checks=checks, timeout=20)
+        case.call_and_validate(base_url=url, checks=checks, timeout=20, headers=headers)
 
     check()
 
 
 def test_no_server_errors_and_bodies_match_the_schema(tmp_path):
     settings_ = make_settings(tmp_path / "data", load_samples=True, storage={"max_upload_mb": 1})
+    services = Services(settings_)  # an account and its token, in the database the server opens
+    headers = {"Authorization": f"Bearer {api_token(services)}"}
+    services.close()
     with live_server(settings_) as url:
-        ids = real_ids(url)
+        ids = real_ids(url, headers)
         schema = schemathesis.openapi.from_url(f"{url}/openapi.json")
         operations = [result.ok() for result in schema.get_all_operations()]
         assert len(operations) > 20
@@ -68,7 +73,7 @@ def test_no_server_errors_and_bodies_match_the_schema(tmp_path):
             # valid requests with random and real ids, then invalid ones (which must be refused, not crash)
             for mode, path_parameters in [*((POSITIVE, p) for p in passes), (NEGATIVE, passes[-1])]:
                 try:
-                    fuzz(operation, mode, path_parameters, url)
+                    fuzz(operation, mode, path_parameters, url, headers)
                 except Unsatisfiable:
                     assert mode is NEGATIVE  # nothing of this operation's request can be made invalid
                 except Exception as exc:  # noqa: BLE001  (every operation's failure, reported at once)

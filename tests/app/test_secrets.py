@@ -13,7 +13,7 @@ from app.main import create_app
 from graph_runtime.formats import load_graph
 from graph_runtime.validate import resolve_graph, validate_graph
 from nodes.registry import registry
-from tests.conftest import make_settings
+from tests.conftest import make_settings, sign_in
 from tests.fake_llm import FakeLLM
 from tests.graphs import edge, graph, node, output
 
@@ -34,6 +34,7 @@ def client(tmp_path, fake) -> Iterator[TestClient]:
     settings = make_settings(tmp_path / "data", llm={"base_url": fake.url, "api_key": SETTINGS_KEY,
                                                      "model": "test-model", "max_retries": 0, "timeout_s": 5})
     with TestClient(create_app(settings)) as client:
+        sign_in(client, client.app.state.services)
         yield client
 
 

@@ -16,7 +16,7 @@ from fastapi.testclient import TestClient
 
 from app.main import create_app
 from app.webhooks import sign
-from tests.conftest import make_settings
+from tests.conftest import make_settings, sign_in
 from tests.graphs import graph, node, output
 from tests.nodes.integration_servers import smtp_server
 
@@ -108,7 +108,9 @@ def wait_run(client: TestClient, run_id: str) -> dict:
 
 def make_client(tmp_path, **overrides) -> TestClient:
     settings = make_settings(tmp_path / "data", runtime=PLUGINS, **overrides)
-    return TestClient(create_app(settings))
+    client = TestClient(create_app(settings))
+    sign_in(client, client.app.state.services)
+    return client
 
 
 # --- outbound ------------------------------------------------------------------------------------------------
@@ -213,9 +215,10 @@ def test_webhook_secret_lives_in_the_vault_and_deleting_the_webhook_removes_it(t
         graph_id = client.post("/api/v1/graphs", json=echo_graph()).json()["id"]
         hook = client.post(f"/api/v1/graphs/{graph_id}/webhooks", json={"url": "http://127.0.0.1:9/h"}).json()
         services = client.app.state.services
-        assert services.secrets.reveal(hook["secret_name"]) == hook["secret"]
+        assert services.secret_reader.reveal(services.local_scope.workspace_id, hook["secret_name"]) == hook["secret"]
         rotated = client.post(f"/api/v1/webhooks/{hook['id']}/secret").json()
-        assert rotated["secret"] != hook["secret"] and services.secrets.reveal(hook["secret_name"]) == rotated["secret"]
+        assert rotated["secret"] != hook["secret"] and services.secret_reader.reveal(
+            services.local_scope.workspace_id, hook["secret_name"]) == rotated["secret"]
         paused = client.patch(f"/api/v1/webhooks/{hook['id']}", json={"active": False}).json()
         assert paused["active"] is False
         assert client.delete(f"/api/v1/webhooks/{hook['id']}").status_code == 204

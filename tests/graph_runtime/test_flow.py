@@ -203,7 +203,8 @@ def test_a_run_past_its_time_limit_is_stopped(runtime, tmp_path):
     nodes = [node("slow", "test.sleep", seconds=20)]
     out, out_edge = output("out", "text", "slow")
     version = runtime.graphs.save(graph(nodes + [out], [out_edge]))
-    run_id = runtime.engine.start(version.id, runtime.graphs.owner_id, {}, {"timeout_s": 1})
+    run_id = runtime.engine.start(version.id, runtime.graphs.owner_id, {}, {"timeout_s": 1},
+                                  workspace_id=runtime.graphs.scope.workspace_id)
     run = runtime.runs.wait(run_id, timeout_s=15)
     assert run.state == "failed" and run.error_code == "run_timeout"
     assert "1 s" in run.error_message
@@ -247,9 +248,9 @@ def test_loop_shapes_that_cannot_run_are_reported(runtime):
 
 @pytest.mark.parametrize("runtime", ["embedded-sqlite"], indirect=True)
 def test_the_cache_evicts_least_recently_used_entries_past_its_size(runtime, tmp_path):
-    from storage.cache import NodeCache
-
     from datetime import timedelta
+
+    from storage.cache import NodeCache
 
     cache = NodeCache(runtime.db, runtime.artifacts, max_bytes=10_000, touch_every=timedelta(0))
     big = runtime.artifacts.put_bytes(b"x" * 3000, name="big.json", media_type="application/json")

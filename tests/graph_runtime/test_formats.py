@@ -8,8 +8,14 @@ from pathlib import Path
 
 import pytest
 
-from graph_runtime.formats import (MAX_GRAPH_BYTES, MIGRATIONS, GraphFormatError, graph_json_schema, load_graph,
-                                   migrate)
+from graph_runtime.formats import (
+    MAX_GRAPH_BYTES,
+    MIGRATIONS,
+    GraphFormatError,
+    graph_json_schema,
+    load_graph,
+    migrate,
+)
 from graph_runtime.spec import FORMAT_VERSION, GraphSpec
 from tests.conftest import FIXTURES, SAMPLES
 

@@ -11,7 +11,7 @@ import uuid
 from pathlib import Path
 
 from app.services import Services
-from tests.conftest import REDIS_URL
+from tests.conftest import REDIS_URL, api_token
 from tests.graph_runtime.backends import MINDDOCS, settings_for, start_worker, stop_worker, worker_env
 from tests.graphs import edge, graph, node, output
 
@@ -176,6 +176,9 @@ def test_minddocs_serve_killed_in_the_middle_of_a_for_each_finishes_after_restar
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
+    with Services(settings) as setup:  # an account and an API token, in the database the server will open
+        token = api_token(setup)
+    auth = {"Authorization": f"Bearer {token}"}
     log = open(tmp_path / "serve.log", "ab")
     proc = subprocess.Popen([MINDDOCS, "serve", "--port", str(port)], env=env, stdout=log,
                             stderr=subprocess.STDOUT, start_new_session=True)
@@ -189,8 +192,8 @@ def test_minddocs_serve_killed_in_the_middle_of_a_for_each_finishes_after_restar
                 return False
 
         wait_for(up, timeout=90)
-        saved = httpx.post(f"{base}/graphs", json=spec, timeout=30).json()
-        started = httpx.post(f"{base}/graphs/{saved['id']}/runs", json={"inputs": {}}, timeout=30)
+        saved = httpx.post(f"{base}/graphs", json=spec, headers=auth, timeout=30).json()
+        started = httpx.post(f"{base}/graphs/{saved['id']}/runs", json={"inputs": {}}, headers=auth, timeout=30)
         assert started.status_code == 202, started.text
         run_id = started.json()["run_id"]
         wait_for(lambda: item_starts(marks, run_id) >= 10, timeout=60)

@@ -10,8 +10,20 @@ from app.services import load_registry
 from graph_runtime.formats import load_graph
 from graph_runtime.spec import GraphSpec
 from graph_runtime.validate import validate_graph
-from nodes.ports import (ANY, AUDIO, BOOL, DOCUMENT, FILE, IMAGE, JSON, NUMBER, TEXT, PortType, accepts,
-                         list_of)
+from nodes.ports import (
+    ANY,
+    AUDIO,
+    BOOL,
+    DOCUMENT,
+    FILE,
+    IMAGE,
+    JSON,
+    NUMBER,
+    TEXT,
+    PortType,
+    accepts,
+    list_of,
+)
 from nodes.registry import Registry
 from tests.conftest import FIXTURES, SAMPLES, make_settings
 

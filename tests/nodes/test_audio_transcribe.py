@@ -59,8 +59,8 @@ def wer(reference: str, hypothesis: str) -> float:
 
 def srt_times(text: str) -> list[tuple[float, float]]:
     stamp = r"(\d\d):(\d\d):(\d\d)[,.](\d{3})"
-    seconds = lambda h, m, s, ms: int(h) * 3600 + int(m) * 60 + int(s) + int(ms) / 1000  # noqa: E731
-    return [(seconds(*m[:4]), seconds(*m[4:])) for m in re.findall(rf"^{stamp} --> {stamp}$", text, re.M)]
+    seconds = lambda h, m, s, ms: int(h) * 3600 + int(m) * 60 + int(s) + int(ms) / 1000
+    return [(seconds(*m[:4]), seconds(*m[4:])) for m in re.findall(rf"^{stamp} --> {stamp}$", text, re.MULTILINE)]
 
 
 @pytest.fixture(scope="module")
@@ -123,7 +123,7 @@ def test_segments_subtitles_and_word_times_are_ordered_and_parse(services, jfk):
         assert all(start <= end for start, end in times)
         assert all(a[0] <= b[0] and a[1] <= b[1] for a, b in zip(times, times[1:]))
         assert 9 <= times[-1][1] <= 11.1
-    assert [int(n) for n in re.findall(r"^(\d+)$", srt, re.M)] == list(range(1, len(jfk.segments) + 1))
+    assert [int(n) for n in re.findall(r"^(\d+)$", srt, re.MULTILINE)] == list(range(1, len(jfk.segments) + 1))
     assert " ".join(s["text"] for s in jfk.segments) == jfk.text
     all_words = [w for s in jfk.segments for w in s["words"]]
     assert [w["word"].strip(",.").lower() for w in all_words[:4]] == ["and", "so", "my", "fellow"]

@@ -135,7 +135,7 @@ def test_long_document_is_chunked_and_summarised_map_reduce(server):
     assert " ".join(chunks).split() == README.split()  # nothing lost, nothing repeated
     *maps, final = server.requests
     assert len(maps) == len(chunks)
-    sent = [re.search(r"<text>\n(.*)\n</text>", r["body"]["messages"][-1]["content"], re.S).group(1)
+    sent = [re.search(r"<text>\n(.*)\n</text>", r["body"]["messages"][-1]["content"], re.DOTALL).group(1)
             for r in maps]
     assert sorted(sent) == sorted(chunks)
     assert all(len(text) <= llm.input_budget * 3 for text in sent)

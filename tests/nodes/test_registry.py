@@ -14,9 +14,9 @@ import pytest
 from pydantic import BaseModel
 
 from app.services import load_registry
-from nodes.base import NodeContext, NodeType, NoConfig, NoPorts
+from nodes.base import NoConfig, NodeContext, NodeType, NoPorts
 from nodes.ports import Text
-from nodes.registry import Registry, RegistrationError, load_plugins
+from nodes.registry import RegistrationError, Registry, load_plugins
 from tests.conftest import make_settings
 
 

@@ -6,6 +6,7 @@ import uuid
 
 import pytest
 
+from storage.accounts import AccountRepository
 from storage.db import Database
 from storage.graphs import GraphRepository, VersionConflict
 from storage.migrate import upgrade
@@ -26,11 +27,18 @@ def spec(description: str) -> dict:
             "nodes": [], "edges": []}
 
 
+def account(db) -> tuple[str, str]:
+    """A user and their personal workspace (the PostgreSQL database is shared by the session's tests)."""
+    accounts = AccountRepository(db)
+    user = accounts.create_user(f"{uuid.uuid4().hex[:8]}@example.invalid")
+    return user.id, accounts.personal_workspace(user.id)
+
+
 def test_a_save_from_a_stale_version_is_refused(db):
     repo = GraphRepository(db)
-    owner = repo.ensure_user()
+    owner, workspace = account(db)
     first = spec("v1")
-    graph_id = repo.create(owner, first).graph_id
+    graph_id = repo.create(owner, first, workspace_id=workspace).graph_id
     mine = {**first, "meta": {**first["meta"], "description": "mine"}}
     theirs = {**first, "meta": {**first["meta"], "description": "theirs"}}
 
@@ -46,10 +54,10 @@ def test_a_save_from_a_stale_version_is_refused(db):
 
 def test_runs_page_by_keyset_without_repeats(db):
     graphs, runs = GraphRepository(db), RunRepository(db)
-    owner = graphs.ensure_user(email=f"{uuid.uuid4().hex[:8]}@example.invalid")
-    version = graphs.create(owner, spec("runs"))
-    made = [runs.create(version_id=version.id, owner_id=owner, inputs={}, executor="test", nodes=[], first=[])
-            for _ in range(5)]
+    owner, workspace = account(db)
+    version = graphs.create(owner, spec("runs"), workspace_id=workspace)
+    made = [runs.create(version_id=version.id, owner_id=owner, workspace_id=workspace, inputs={}, executor="test",
+                        nodes=[], first=[]) for _ in range(5)]
     runs.cancel(made[0])
 
     seen, after = [], None

@@ -10,7 +10,8 @@ import pytest
 from sqlalchemy import text
 
 from app.errors import Conflict, InvalidSecret, NotFound, SecretUnavailable
-from app.services import SecretService, Services
+from app.secrets import SecretService
+from app.services import Services
 from nodes.base import SECRET_NAME_PATTERN, NodeError
 from storage.db import Database
 from storage.migrate import upgrade
@@ -37,8 +38,39 @@ def db(request, tmp_path):
     database.dispose()
 
 
-def vault(db: Database, key: str | None = None) -> SecretService:
-    return SecretService(SecretRepository(db), SecretBox(parse_key(key or generate_key())))
+class Vault:
+    """A workspace's secrets as the services see them: the scoped service, and the runtime's reader."""
+
+    def __init__(self, db: Database, key: str | None):
+        from app.policy import Actor, Scope
+        from app.secrets import SecretReader
+        from storage.accounts import AccountRepository
+
+        if not hasattr(db, "test_workspace"):  # one workspace per database, shared by the vaults of a test
+            accounts = AccountRepository(db)
+            user = accounts.create_user(f"{uuid.uuid4().hex[:8]}@example.com")
+            db.test_workspace = (user.id, accounts.personal_workspace(user.id))  # type: ignore[attr-defined]
+        user_id, self.ws = db.test_workspace  # type: ignore[attr-defined]
+        self.repo = SecretRepository(db)
+        self.box = SecretBox(parse_key(key or generate_key()))
+        self.service = SecretService(self.repo, self.box, Scope(Actor.system(user_id), self.ws))
+        self.reader = SecretReader(self.repo, self.box)
+
+    def __getattr__(self, name: str):
+        return getattr(self.service, name)
+
+    def reveal(self, name: str) -> str:
+        return self.reader.reveal(self.ws, name)
+
+    def for_nodes(self, name: str) -> str | None:
+        return self.reader.for_nodes(self.ws, name)
+
+    def check_key(self) -> str | None:
+        return self.reader.check_key()
+
+
+def vault(db: Database, key: str | None = None) -> Vault:
+    return Vault(db, key)
 
 
 def unique(prefix: str) -> str:
@@ -80,7 +112,7 @@ def test_the_value_is_encrypted_at_rest(db):
     assert stored.startswith(f"v1.{secrets.box.key_id}.")
     # the same value stored twice gives two different ciphertexts (a fresh nonce each time)
     secrets.replace(name, VALUE)
-    assert secrets.repo.ciphertext(name) != stored
+    assert secrets.repo.ciphertext(secrets.ws, name) != stored
 
 
 def test_duplicate_and_malformed_names_and_empty_values_are_refused(db):
@@ -123,7 +155,7 @@ def test_a_value_cannot_be_moved_to_another_name(db):
     secrets.create(b, "value-of-b")
     with db.begin() as connection:  # someone with database access swaps the stored texts
         connection.execute(text("UPDATE secrets SET ciphertext = :c WHERE name = :n"),
-                           {"c": secrets.repo.ciphertext(a), "n": b})
+                           {"c": secrets.repo.ciphertext(secrets.ws, a), "n": b})
 
     with pytest.raises(SecretUnavailable, match="damaged"):
         secrets.reveal(b)
@@ -138,7 +170,7 @@ def test_generated_key_file_is_private_and_reused(tmp_path, caplog):
     assert stat.S_IMODE(key_file.stat().st_mode) == 0o600
     assert "generated a secrets key" in caplog.text and str(key_file) in caplog.text
     with Services(settings) as again:  # a restart reads the same key
-        assert again.secrets.reveal("smtp_password") == VALUE
+        assert again.secret_reader.reveal(again.local_scope.workspace_id, "smtp_password") == VALUE
     assert load_or_create_key(key_file)[1] is False
 
 
@@ -151,7 +183,7 @@ def test_configured_key_is_used_and_a_wrong_one_is_reported_on_start(tmp_path, c
     with caplog.at_level(logging.ERROR, logger="minddocs"), \
             Services(make_settings(tmp_path / "data", secrets={"key": generate_key()})) as svc, \
             pytest.raises(SecretUnavailable, match="The secrets key changed"):
-        svc.secrets.reveal("webhook")
+        svc.secret_reader.reveal(svc.local_scope.workspace_id, "webhook")
     assert "The secrets key changed" in caplog.text
 
 

@@ -20,7 +20,7 @@ from nicegui.testing.general import nicegui_reset_globals
 from nicegui.testing.user import User
 
 from app.main import create_app
-from tests.conftest import make_settings
+from tests.conftest import make_settings, sign_in
 
 
 @pytest.fixture
@@ -47,6 +47,8 @@ async def user(ui_settings) -> AsyncIterator[User]:
                 async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
                     user = User(client)
                     user.services = fastapi_app.state.services
+                    # signed in as the administrator (tests of the sign-in pages sign out first)
+                    user.account = sign_in(client, user.services)
                     yield user
         finally:
             os.environ.pop("NICEGUI_USER_SIMULATION", None)

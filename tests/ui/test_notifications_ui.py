@@ -56,7 +56,7 @@ async def test_webhooks_page_adds_a_webhook_shows_its_secret_once_and_creates_th
     user.find("add-webhook").click()
     await user.should_see("Copie ahora el secreto de firma: no se volverá a mostrar.")
     [hook] = user.services.hooks.webhooks.list(version.graph_id)
-    secret = user.services.secrets.reveal(hook.secret_name)
+    secret = user.services.secret_reader.reveal(user.services.local_scope.workspace_id, hook.secret_name)
     assert user.find("secret-value").elements.pop().value == secret
     user.find("secret-close").click()
     await user.should_see(marker=f"webhook-{hook.id}")

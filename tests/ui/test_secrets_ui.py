@@ -31,7 +31,7 @@ async def test_secrets_page_creates_replaces_and_deletes_without_showing_values(
     await user.should_see(marker="secret-clave_openai")
     await user.should_see("Cuenta de marketing")
     await user.should_not_see("sk-first-4411")
-    assert user.services.secrets.reveal("clave_openai") == "sk-first-4411"
+    assert user.services.secret_reader.reveal(user.services.local_scope.workspace_id, "clave_openai") == "sk-first-4411"
 
     # the same name again is refused
     user.find("new-secret").click()
@@ -45,7 +45,7 @@ async def test_secrets_page_creates_replaces_and_deletes_without_showing_values(
     user.find("secret-value").type("sk-second-9920")
     user.find("secret-save").click()
     await user.should_see("Nuevo valor de 'clave_openai' guardado.")
-    assert user.services.secrets.reveal("clave_openai") == "sk-second-9920"
+    assert user.services.secret_reader.reveal(user.services.local_scope.workspace_id, "clave_openai") == "sk-second-9920"
 
     user.find("delete-clave_openai").click()
     await user.should_see("¿Eliminar el secreto 'clave_openai'?")
@@ -82,7 +82,7 @@ async def test_secret_picker_lists_names_and_creates_a_new_secret(user):
     user.find("secret-save").click()
     await user.should_not_see(marker="secret-dialog")
     assert picker.value == "nuevo" and "nuevo" in picker.options
-    assert user.services.secrets.reveal("nuevo") == "sk-new-value-7781"
+    assert user.services.secret_reader.reveal(user.services.local_scope.workspace_id, "nuevo") == "sk-new-value-7781"
 
     user.find(marker="save").click()
     await user.should_see("Guardada la versión 2.")

@@ -10,11 +10,14 @@ from nicegui import app, ui
 
 from .. import theme
 from ..i18n import LANGUAGES, pick_language, set_language, t
+from ..state import current_scope
 from .notification_bell import notification_bell
+from .user_menu import user_menu
 
 NAV = (("/", "nav.library", "account_tree"), ("/runs", "nav.runs", "play_circle"), ("/nodes", "nav.nodes", "widgets"),
        ("/schedules", "nav.schedules", "schedule"), ("/secrets", "nav.secrets", "key"),
-       ("/webhooks", "nav.webhooks", "webhook"))
+       ("/webhooks", "nav.webhooks", "webhook"), ("/marketplace", "marketplace.title", "storefront"),
+       ("/analytics", "analytics.title", "insights"))
 
 
 def ensure_language(request: Request | None) -> str:
@@ -27,8 +30,10 @@ def ensure_language(request: Request | None) -> str:
 
 
 @contextmanager
-def frame(request: Request | None, title_key: str, *, wide: bool = False, **values: str) -> Iterator[ui.column]:
-    """Header, navigation and language switch around a page titled `t(title_key, **values)`."""
+def frame(request: Request | None, title_key: str, *, wide: bool = False, public: bool = False,
+          **values: str) -> Iterator[ui.column]:
+    """Header, navigation and language switch around a page titled `t(title_key, **values)`. `public`: a page
+    for people not signed in (sign-in, setup...): no navigation, no account menu."""
     lang = ensure_language(request)  # first, so that every t() below speaks the person's language
     title = t(title_key, **values)
     theme.apply()
@@ -36,12 +41,13 @@ def frame(request: Request | None, title_key: str, *, wide: bool = False, **valu
     ui.query("html").props(f"lang={lang}")
     with ui.header().classes("items-center gap-4 px-4 py-2 bg-primary"):
         ui.link("MindDocs", "/").classes("text-xl font-bold text-white no-underline").mark("brand")
-        for path, key, icon in NAV:
+        for path, key, icon in () if public or current_scope() is None else NAV:
             with ui.link(target=path).classes("text-white no-underline flex items-center gap-1").mark(f"nav-{key}"):
                 ui.icon(icon)
                 ui.label(t(key))
         ui.space()
-        notification_bell()
+        if not public and user_menu(request):  # workspace switcher and account menu; the bell too, for signed-in people only
+            notification_bell()
 
         def switch(e) -> None:
             set_language(e.value)

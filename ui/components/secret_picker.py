@@ -16,14 +16,16 @@ NEW = "+new"  # '+' is not allowed in secret names, so this option cannot clash 
 
 
 def secret_picker(label: str, name: str, value: str | None, on_change: Callable[[str, Any], None]) -> ui.select:
+    secrets = services().secrets  # taken now: the handlers below may run after the dialog that calls them is gone
+
     def options(wanted: str | None) -> dict[str, str]:
-        shown = {n: n for n in sorted(services().secrets.names())}
+        shown = {n: n for n in sorted(secrets.names())}
         if wanted and wanted not in shown:  # named in the graph, but not stored (deleted, or an imported graph)
             shown[wanted] = t("config.secret_missing_option", name=wanted)
         return {**shown, NEW: t("config.secret_new")}
 
     def missing_note(secret_name: str | None) -> str:
-        exists = not secret_name or secret_name in services().secrets.names()
+        exists = not secret_name or secret_name in secrets.names()
         return "" if exists else t("config.secret_missing", name=secret_name)
 
     def chosen(e) -> None:

@@ -1,4 +1,26 @@
 """One NiceGUI page per module; importing this package registers every page."""
 
-from . import catalogue, editor, library, run_detail, run_form, runs, schedules, secrets  # noqa: F401
-from . import notifications, webhooks  # noqa: F401,E402  (webhooks and notifications: docs/webhooks.md)
+from . import (  # noqa: F401  # noqa: F401,E402  (webhooks and notifications: docs/webhooks.md)  # noqa: F401,E402  (accounts: docs/accounts.md)  # noqa: F401,E402  (templates marketplace: docs/marketplace.md)  # noqa: F401,E402  (admin area, plan and usage: docs/admin.md)
+    account,
+    admin,
+    admin_run,
+    analytics,
+    audit,
+    auth,
+    catalogue,
+    editor,
+    library,
+    listing,
+    marketplace,
+    members,
+    notifications,
+    run_detail,
+    run_form,
+    runs,
+    schedules,
+    secrets,
+    share,
+    tokens,
+    usage,
+    webhooks,
+)

@@ -21,6 +21,7 @@ from ..components import flow_editor
 from ..components.config_form import config_form
 from ..components.frame import ensure_language, frame, not_found_page
 from ..components.run_follow import RunFollower
+from ..components.share_dialog import share_button
 from ..editor_model import EditorModel
 from ..i18n import config_problem_text, t
 from ..state import services
@@ -85,6 +86,7 @@ def editor_page(request: Request, graph_id: str, run: str | None = None) -> None
             ui.button(icon="file_download", on_click=lambda: ui.download.content(
                 json.dumps(model.spec, indent=2, ensure_ascii=False), f"{graph_id}.json", "application/json")) \
                 .props("flat round").tooltip(t("editor.export"))
+            share_button(graph_id)  # share links and embedding (saved versions only); nothing for viewers
             ui.button(t("editor.save"), icon="save", on_click=lambda: save()).props("data-testid=save").mark("save")
             ui.button(t("editor.run"), icon="play_arrow", color="positive", on_click=lambda: run_graph()) \
                 .props("data-testid=run").mark("run")

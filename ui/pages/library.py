@@ -13,6 +13,7 @@ from app.errors import AppError
 from ..components.frame import frame
 from ..i18n import t
 from ..state import services
+from .marketplace import update_badge, workspace_updates
 
 
 def blank_graph(name: str) -> dict:
@@ -41,10 +42,11 @@ def library_page(request: Request) -> None:
             if not rows:
                 ui.label(t("library.empty")).classes("text-gray-500").mark("empty")
                 return
+            updates = workspace_updates()  # graphs installed from the marketplace with a newer version there
             for row in rows:
-                graph_card(row)
+                graph_card(row, updates)
 
-        def graph_card(row) -> None:
+        def graph_card(row, updates: dict) -> None:
             with ui.card().classes("w-full").mark(f"graph-{row.id}"), \
                     ui.row().classes("w-full items-start no-wrap"):
                 with ui.column().classes("gap-1 grow"):
@@ -56,6 +58,7 @@ def library_page(request: Request) -> None:
                         ui.label(t("library.updated", when=row.updated_at.strftime("%Y-%m-%d %H:%M")))
                         for tag in row.tags:
                             ui.badge(tag).props("outline")
+                        update_badge(row.id, updates)
                 with ui.row().classes("gap-1"):
                     ui.button(t("library.edit"), icon="edit",
                               on_click=lambda r=row: ui.navigate.to(f"/graphs/{r.id}/edit")).props("flat")
@@ -69,6 +72,8 @@ def library_page(request: Request) -> None:
                         ui.menu_item(t("library.duplicate"), lambda r=row: duplicate(r.id)) \
                             .mark(f"duplicate-{row.id}")
                         ui.menu_item(t("library.export"), lambda r=row: export(r.id))
+                        ui.menu_item(t("publish.submit"), lambda r=row: ui.navigate.to(f"/graphs/{r.id}/publish")) \
+                            .mark(f"publish-{row.id}")
                         ui.menu_item(t("common.delete"), lambda r=row: confirm_delete(r.id, r.name)) \
                             .mark(f"delete-{row.id}")
 

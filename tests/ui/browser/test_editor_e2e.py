@@ -1,83 +1,13 @@
-"""End to end in real Chromium (Debian's `chromium`, driven by Playwright-python): build, save and run a graph.
-
-Needs Debian's chromium (`apt-get install -y chromium`) and `playwright` (pip; never `playwright install`).
-The app runs in a subprocess, so this shares the pytest invocation with the simulated-user tests.
-Screenshots of each step go to $MINDDOCS_E2E_SCREENSHOTS, or the test's tmp dir (never the repository).
-"""
+"""End to end in real Chromium (tests/ui/browser/conftest.py): create the administrator, then build, save and
+run a graph."""
 
 from __future__ import annotations
 
-import os
 import re
-import socket
-import subprocess
-import sys
-import time
-from pathlib import Path
 
-import httpx
-import pytest
 from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 
-ROOT = Path(__file__).resolve().parents[3]
-CHROMIUM = os.environ.get("MINDDOCS_CHROMIUM", "/usr/bin/chromium")
-FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-         "--disable-component-update", "--disable-sync"]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-@pytest.fixture
-def server(tmp_path):
-    port = free_port()
-    env = {k: v for k, v in os.environ.items() if k != "MINDDOCS_REDIS_URL"}  # embedded worker
-    env.update(MINDDOCS_DATA_DIR=str(tmp_path / "data"), MINDDOCS_LOAD_SAMPLES="false")
-    proc = subprocess.Popen([sys.executable, "-c", "from app.cli import main; main()", "serve", "--port", str(port)],
-                            cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        for _ in range(600):
-            try:
-                if httpx.get(url + "/api/v1/health", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if proc.poll() is not None:
-                raise RuntimeError(proc.stdout.read().decode())
-            time.sleep(0.1)
-        yield url
-    finally:
-        proc.terminate()
-        proc.wait(timeout=20)
-
-
-@pytest.fixture
-def shots(tmp_path):
-    folder = Path(os.environ.get("MINDDOCS_E2E_SCREENSHOTS") or tmp_path / "screenshots")
-    folder.mkdir(parents=True, exist_ok=True)
-    return folder
-
-
-@pytest.fixture
-def page(server):
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
-        context = browser.new_context(locale="es-ES", viewport={"width": 1600, "height": 1000},
-                                      extra_http_headers={"Accept-Language": "es-ES,es;q=0.9"})
-        page = context.new_page()
-        page.set_default_timeout(20_000)
-        errors: list[str] = []
-        page.on("pageerror", lambda exc: errors.append(str(exc)))
-        page.base_url = server  # type: ignore[attr-defined]
-        yield page
-        browser.close()
-        assert not errors, errors
+from tests.ui.browser.conftest import create_admin
 
 
 def handle(page, node_id: str, port: str, kind: str):
@@ -115,6 +45,7 @@ def drop(page, type_id: str, x: int, y: int) -> None:
 def test_build_save_run_in_chromium(page, shots):
     base = page.base_url
     page.goto(base + "/")
+    create_admin(page)
     page.get_by_text("Biblioteca de grafos").first.wait_for()  # Spanish browser, Spanish UI
     page.screenshot(path=shots / "01-library.png")
 
