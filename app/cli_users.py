@@ -4,60 +4,21 @@ email, disabling). Registered in app/cli.py. See docs/accounts.md."""
 from __future__ import annotations
 
 import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
-from typing import TYPE_CHECKING
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
-from .errors import AppError
-from .settings import Settings
-
-if TYPE_CHECKING:
-    from storage.accounts import UserRow
-
-    from .services import Services
+from .cli_support import account, console_services, fail, out
 
 users_cli = typer.Typer(help="Accounts: create the first administrator, list, disable, make reset links.",
                         no_args_is_help=True)
-out = Console()
-err = Console(stderr=True)
-
-
-def _fail(message: str, code: int = 1) -> None:
-    err.print(f"[red]Error:[/] {message}", highlight=False)
-    raise typer.Exit(code)
-
-
-@contextmanager
-def _services() -> Iterator[Services]:
-    """The services, acting as the system (the person at the server's console); AppErrors end as sentences."""
-    from .services import Services
-
-    services = Services(Settings(load_samples=False))
-    try:
-        yield services
-    except AppError as exc:
-        _fail(exc.message, 2)
-    finally:
-        services.close()
-
-
-def _user(services: Services, email: str) -> UserRow:
-    user = services.accounts_repo.user_by_email(email.strip())
-    if user is None or not user.claimed:
-        _fail(f"There is no account for {email.strip()}; see them with: minddocs user list", 2)
-    assert user is not None
-    return user
 
 
 def _read_password(from_stdin: bool) -> str | None:
     if from_stdin:
         password = sys.stdin.readline().rstrip("\r\n")
         if not password:
-            _fail("--password-stdin was given, but standard input holds no password.", 2)
+            fail("--password-stdin was given, but standard input holds no password.", 2)
         return password
     if sys.stdin.isatty():
         return typer.prompt("Password", hide_input=True, confirmation_prompt=True)
@@ -74,11 +35,11 @@ def create(email: str = typer.Option(..., "--email", help="The address the perso
     """Create an account (asks for the password twice at a terminal). The first one must be an --admin: it
     takes over what was made before it (samples, graphs run from the command line)."""
     password = _read_password(password_stdin)
-    with _services() as services:
+    with console_services() as services:
         accounts = services.accounts
         if accounts.needs_setup():
             if not admin:
-                _fail("MindDocs has no administrator yet; create one first: minddocs user create --email "
+                fail("MindDocs has no administrator yet; create one first: minddocs user create --email "
                       f"{email} --admin", 2)
             user = accounts.setup_admin(email, password, name=name, locale=locale)
         else:
@@ -93,7 +54,7 @@ def create(email: str = typer.Option(..., "--email", help="The address the perso
 @users_cli.command("list")
 def list_users() -> None:
     """Show the accounts."""
-    with _services() as services:
+    with console_services() as services:
         users = [u for u in services.accounts_repo.users() if u.claimed]
     if not users:
         out.print("There are no accounts yet; create the first administrator with: minddocs user create --email "
@@ -109,8 +70,8 @@ def list_users() -> None:
 @users_cli.command("reset-link")
 def reset_link(email: str = typer.Argument(..., help="The account's email")) -> None:
     """Print a single-use link that sets a new password (pass it on when this server sends no email)."""
-    with _services() as services:
-        user = _user(services, email)
+    with console_services() as services:
+        user = account(services, email)
         link = services.password_reset.admin_link(services.local_scope, user.id)
         minutes = services.settings.auth.reset_token_minutes
     print(link)  # alone on standard output, for scripts
@@ -118,13 +79,13 @@ def reset_link(email: str = typer.Argument(..., help="The account's email")) -> 
 
 
 def _set(email: str, action: str, **values: bool) -> None:
-    with _services() as services:
-        user = _user(services, email)
+    with console_services() as services:
+        user = account(services, email)
         keeps_admin = values.get("is_active", True) and values.get("is_admin", True)
         if user.is_admin and user.is_active and not keeps_admin:
             admins = [u for u in services.accounts_repo.users() if u.is_admin and u.is_active and u.claimed]
             if len(admins) <= 1:
-                _fail(f"{user.email} is the only active administrator; make another one first: minddocs user "
+                fail(f"{user.email} is the only active administrator; make another one first: minddocs user "
                       "set-admin EMAIL --yes", 2)
         changed = services.accounts_repo.update_user(user.id, **values, bump_epoch=values.get("is_active") is False)
         services.audit.record(services.local_scope.actor, action, target_type="user", target_id=user.id,
@@ -153,5 +114,5 @@ def set_admin(email: str = typer.Argument(..., help="The account's email"),
               ) -> None:
     """Make an account an administrator of this MindDocs (--yes), or not (--no)."""
     if admin is None:
-        _fail("Say --yes (make an administrator) or --no (no longer one).", 2)
+        fail("Say --yes (make an administrator) or --no (no longer one).", 2)
     _set(email, "user.admin_granted" if admin else "user.admin_revoked", is_admin=bool(admin))

@@ -392,7 +392,8 @@ def test_a_style_document_must_be_word(ctx):
 
 def test_contract_from_client_data_through_the_runtime(services, without_libreoffice):
     # Given a graph: client data and a Word template → Fill template → Export to PDF → Output
-    template = services.artifacts.put_file(CORPUS / "tpl_order_letter.docx", name="pedido.docx")
+    with open(CORPUS / "tpl_order_letter.docx", "rb") as f:  # uploaded as the run form does
+        template = services.runs.upload(f, name="pedido.docx")
     nodes = [node("client", "io.input", name="client", kind="json"),
              node("template", "io.input", name="template", kind="document"),
              node("fill", "doc.fill_template"),

@@ -391,7 +391,7 @@ def test_no_template_at_all(ctx):
 
 def test_a_refused_template_fails_its_node_and_spares_the_other_branch(services):
     # Given a graph where one branch fills a hostile template and another passes a text through
-    template = services.artifacts.put_bytes(make_docx("{{ ''.__class__.__mro__ }}"), name="malo.docx")
+    template = services.runs.upload(io.BytesIO(make_docx("{{ ''.__class__.__mro__ }}")), name="malo.docx")
     nodes = [node("tpl", "io.input", name="template", kind="document"),
              node("fill", "doc.fill_template", missing="placeholder"),
              node("greeting", "io.input", name="greeting", kind="text")]

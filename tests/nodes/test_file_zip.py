@@ -232,9 +232,9 @@ def test_unzip_and_zip_are_registered_with_list_ports():
 
 def test_unzip_zip_read_and_write_table_through_the_runtime(services):
     # Given a graph: a ZIP → Unzip (*.csv) → Zip, and a CSV → Read table → Write table (CSV)
-    table = services.artifacts.put_bytes("nombre;importe\nJosé;12,50\nAna;3\n".encode("cp1252"), name="t.csv")
-    bundle = services.artifacts.put_bytes(archive({"a/t.csv": b"x,y\n1,2\n", "b/t.csv": b"z\n3\n", "c.pdf": PDF}),
-                                          name="lote.zip")
+    table = services.runs.upload(io.BytesIO("nombre;importe\nJosé;12,50\nAna;3\n".encode("cp1252")), name="t.csv")
+    bundle = services.runs.upload(io.BytesIO(archive({"a/t.csv": b"x,y\n1,2\n", "b/t.csv": b"z\n3\n", "c.pdf": PDF})),
+                                  name="lote.zip")
     nodes = [node("archive", "io.input", name="archive", kind="file"),
              node("unzip", "file.unzip", pattern="*.csv"), node("zip", "file.zip", archive_name="solo-csv"),
              node("table", "io.input", name="table", kind="file"),

@@ -6,26 +6,18 @@ client (`user.http_client`, which keeps the cookies), reading the csrf token fro
 
 from __future__ import annotations
 
-import os
 import re
-import sys
 from collections.abc import AsyncIterator
 from urllib.parse import parse_qs, urlsplit
 
-import httpx
 import pytest
-from nicegui import ui
-from nicegui.functions.download import download
-from nicegui.functions.navigate import Navigate
-from nicegui.functions.notify import notify
-from nicegui.testing.general import nicegui_reset_globals
 from nicegui.testing.user import User
 
 from app.auth_routes import CSRF_COOKIE, safe_next
-from app.main import create_app
 from app.policy import Actor
 from app.web_auth import SESSION_COOKIE
 from tests.conftest import ADMIN_EMAIL, ADMIN_PASSWORD
+from tests.ui.conftest import simulated_user
 
 pytestmark = pytest.mark.anyio
 
@@ -35,23 +27,8 @@ PASSWORD = "Tejado-verde-4419"
 @pytest.fixture
 async def newcomer(ui_settings) -> AsyncIterator[User]:
     """Like the `user` fixture, on an installation nobody has set up: no administrator, nobody signed in."""
-    with nicegui_reset_globals():
-        os.environ["NICEGUI_USER_SIMULATION"] = "true"
-        try:
-            for name in [m for m in sys.modules if m == "ui" or m.startswith("ui.")]:
-                del sys.modules[name]
-            fastapi_app = create_app(ui_settings)
-            async with fastapi_app.router.lifespan_context(fastapi_app):
-                transport = httpx.ASGITransport(fastapi_app)
-                async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
-                    user = User(client)
-                    user.services = fastapi_app.state.services
-                    yield user
-        finally:
-            os.environ.pop("NICEGUI_USER_SIMULATION", None)
-            ui.navigate = Navigate()
-            ui.notify = notify
-            ui.download = download
+    async with simulated_user(ui_settings, signed_in=False) as user:
+        yield user
 
 
 async def form_token(client, path: str) -> str:

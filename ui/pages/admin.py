@@ -4,16 +4,14 @@ which checks the administrator right again."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 from fastapi import Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from nicegui import ui
 
-from app.errors import AppError
 from app.policy import Scope
 from app.services import Services
 
+from ..components.attempt import attempt
 from ..components.frame import frame
 from ..components.usage_panel import usage_panel
 from ..i18n import t
@@ -29,17 +27,6 @@ def refused(path: str, scope: Scope | None) -> Response:
     return HTMLResponse(f"<!doctype html><meta charset='utf-8'><title>404</title><p>{t('admin.not_found')}</p>"
                         "<p><a href='/'>MindDocs</a></p>", status_code=404)
 
-
-def attempt(action: Callable[[], object], done: str | None = None) -> bool:
-    """A service call; its AppError becomes a red toast with the service's sentence."""
-    try:
-        action()
-    except AppError as exc:
-        ui.notify(t("common.error", message=exc.message), type="negative")
-        return False
-    if done:
-        ui.notify(done, type="positive")
-    return True
 
 
 def show_link(email: str, link: str, minutes: int) -> None:

@@ -8,8 +8,7 @@ from collections.abc import Callable
 from fastapi import Request
 from nicegui import ui
 
-from app.errors import AppError
-
+from ..components.attempt import attempt
 from ..components.auth_form import current_session
 from ..components.frame import frame
 from ..i18n import t
@@ -21,17 +20,6 @@ ROLES = ("owner", "editor", "runner", "viewer")
 def _roles() -> dict[str, str]:
     return {role: t(f"role.{role}") for role in ROLES}
 
-
-def _attempt(action: Callable[[], object], done: str | None = None) -> bool:
-    """Run a service call; its AppError becomes a red toast (the service's sentence)."""
-    try:
-        action()
-    except AppError as exc:
-        ui.notify(t("common.error", message=exc.message), type="negative")
-        return False
-    if done:
-        ui.notify(done, type="positive")
-    return True
 
 
 def _confirm(question: str, label: str, then: Callable[[], None], *, mark: str) -> None:
@@ -115,11 +103,11 @@ def members_page(request: Request) -> None:
                             ui.label(t(f"role.{member.role}")).classes("text-sm").mark(f"role-{member.email}")
 
         def change_role(user_id: str, role: str) -> None:
-            _attempt(lambda: svc.workspaces.set_role(scope, current.id, user_id, role), t("members.role_changed"))
+            attempt(lambda: svc.workspaces.set_role(scope, current.id, user_id, role), t("members.role_changed"))
             member_list.refresh()
 
         def remove(user_id: str) -> None:
-            _attempt(lambda: svc.workspaces.remove_member(scope, current.id, user_id), t("members.removed"))
+            attempt(lambda: svc.workspaces.remove_member(scope, current.id, user_id), t("members.removed"))
             member_list.refresh()
 
         member_list()
@@ -127,22 +115,22 @@ def members_page(request: Request) -> None:
             invitation_panel(svc, scope, current.id)
 
         def leave() -> None:
-            if _attempt(lambda: svc.workspaces.remove_member(scope, current.id, scope.user_id)) and personal:
+            if attempt(lambda: svc.workspaces.remove_member(scope, current.id, scope.user_id)) and personal:
                 work_in(personal.id, "/")
 
         def delete_workspace() -> None:
-            if personal and _attempt(lambda: svc.lifecycle.delete_workspace(scope, current.id)):
+            if personal and attempt(lambda: svc.lifecycle.delete_workspace(scope, current.id)):
                 work_in(personal.id, "/")
 
         def rename_dialog() -> None:
             name_dialog(t("members.rename"), current.name,
-                        lambda name: _attempt(lambda: svc.workspaces.rename(scope, current.id, name))
+                        lambda name: attempt(lambda: svc.workspaces.rename(scope, current.id, name))
                         and ui.navigate.reload())
 
         def create_dialog() -> None:
             def create(name: str) -> None:
                 created: list = []
-                if _attempt(lambda: created.append(svc.workspaces.create(scope, name))):
+                if attempt(lambda: created.append(svc.workspaces.create(scope, name))):
                     work_in(created[0].id)
 
             name_dialog(t("members.new_workspace"), "", create)
@@ -177,7 +165,7 @@ def invitation_panel(svc, scope, workspace_id: str) -> None:
             def invite() -> None:
                 sent: list = []
                 address = (email.value or "").strip()
-                if not _attempt(lambda: sent.append(svc.workspaces.invite(scope, workspace_id, address, role.value))):
+                if not attempt(lambda: sent.append(svc.workspaces.invite(scope, workspace_id, address, role.value))):
                     return
                 email.set_value("")
                 pending.refresh()
@@ -208,7 +196,7 @@ def invitation_panel(svc, scope, workspace_id: str) -> None:
                               on_click=lambda r=row: revoke(r.id)).props("flat no-caps").mark(f"revoke-{row.email}")
 
         def revoke(invitation_id: str) -> None:
-            _attempt(lambda: svc.workspaces.revoke_invitation(scope, invitation_id), t("members.revoked"))
+            attempt(lambda: svc.workspaces.revoke_invitation(scope, invitation_id), t("members.revoked"))
             pending.refresh()
 
         pending()
