@@ -216,7 +216,7 @@ class Services:
     def close(self) -> None:
         self.scheduler.stop()
         self.hooks.close()
-        self.password_reset.wait_for_emails(timeout_s=10)  # a reset email being sent is not dropped
+        self.password_reset.wait_for_emails(timeout_s=3)  # a reset email being sent is not dropped
         if self._started and self.settings.embedded:
             self.executor.stop_worker()
         self._started = False
