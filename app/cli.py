@@ -74,7 +74,11 @@ def worker(queues: list[str] = typer.Option([], "--queues", "-Q", help="Queues t
     args = [sys.executable, "-m", "dramatiq", "app.worker_main:broker", "--processes", str(processes),
             "--threads", str(threads)]
     if settings.log.format == "json":
-        args.append("--skip-logging")  # each worker process sets up JSON logging itself (app/worker_main.py)
+        # Dramatiq's supervising process logs in our format too (its own start/stop lines), and each worker
+        # process sets up JSON logging itself (app/worker_main.py)
+        args[1:3] = ["-c", "import sys; from app.logs import configure_logging; from app.settings import Settings; "
+                           "configure_logging(Settings()); from dramatiq.cli import main; sys.exit(main())"]
+        args.append("--skip-logging")
     if metrics_port:
         import tempfile
 

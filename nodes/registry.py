@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import functools
 import importlib
 import logging
 import re
@@ -148,7 +147,7 @@ def load_plugins(target: Registry = registry) -> list[str]:
     one broken package does not take the whole application down.
     """
     loaded = []
-    for ep in _plugin_entry_points():
+    for ep in entry_points(group=ENTRY_POINT_GROUP):
         try:
             obj = ep.load()
         except Exception:
@@ -158,13 +157,6 @@ def load_plugins(target: Registry = registry) -> list[str]:
             target.register(obj)
         loaded.append(ep.name)
     return loaded
-
-
-@functools.cache
-def _plugin_entry_points() -> tuple[Any, ...]:
-    """The installed plug-ins, looked up once per process (reading every package's metadata takes ~0.15 s;
-    packages installed later are seen by the next process)."""
-    return tuple(entry_points(group=ENTRY_POINT_GROUP))
 
 
 def load_modules(names: list[str]) -> None:
